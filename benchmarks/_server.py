@@ -1,0 +1,75 @@
+"""Start a real `gateway serve` process on a temporary data dir, for benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children that have exited (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Gateway:
+    base: str
+    pid: int
+    mllp_port: int
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+
+@contextlib.contextmanager
+def running_gateway(*extra: str, env: dict[str, str] | None = None) -> Iterator[Gateway]:
+    with tempfile.TemporaryDirectory() as tmp:
+        port, mllp = free_port(), free_port()
+        cmd = [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--mllp-port",
+            str(mllp),
+            "--data-dir",
+            str(Path(tmp) / "data"),
+            "--log-level",
+            "warning",
+            *extra,
+        ]
+        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})})
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/health", timeout=1).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("gateway did not start") from None
+                    time.sleep(0.1)
+            yield Gateway(base, proc.pid, mllp)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

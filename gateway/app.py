@@ -1,0 +1,80 @@
+"""The composition root: builds every part from Settings, for `gateway serve` and the tests alike."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+from adapters.fhir.inbound import structure_problems_of_body
+from gateway.clock import Clock, SystemClock
+from gateway.config import Settings
+from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
+from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
+from gateway.intake.service import Intake
+from gateway.pipeline.processor import Pipeline
+from gateway.privacy import Pseudonymizer
+from gateway.store.sqlite import SqliteStore
+
+log = structlog.get_logger("app")
+
+
+@dataclass
+class Parts:
+    settings: Settings
+    store: SqliteStore
+    directory: EmbeddedDirectory
+    pipeline: Pipeline
+    intake: Intake
+    clock: Clock
+    validator: Executor | None
+
+    async def close(self) -> None:
+        await self.store.close()
+        if self.validator is not None:
+            self.validator.shutdown(wait=True, cancel_futures=True)
+
+
+def _validator(workers: int) -> Executor | None:
+    if workers <= 0:
+        return None
+    # spawn, not fork: the parent has threads (the store's writer), which fork would copy mid-flight.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):  # import the models now, not on the first event
+        pool.submit(structure_problems_of_body, b'{"resourceType": "Bundle", "type": "message"}')
+    return pool
+
+
+async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
+    clock = clock or SystemClock()
+    store = SqliteStore(settings.database)
+    await store.start()
+    # The directory file is loaded into the store, then served from the stored copy, so what
+    # routing used is in the database beside the messages it produced.
+    await store.replace_directory(entries_from_file(settings.directory))
+    directory = EmbeddedDirectory(await store.read(lambda r: r.directory_entries()))
+    pipeline = Pipeline(directory, directory, clock, Pseudonymizer.from_data_dir(settings.data_dir))
+    validator = _validator(settings.validation_workers)
+    return Parts(
+        settings, store, directory, pipeline, Intake(store, pipeline, clock, validator), clock, validator
+    )
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[MAX_BODY] = settings.max_body_bytes
+
+    async def parts_ctx(app: web.Application) -> AsyncIterator[None]:
+        parts = await build_parts(settings, clock)
+        app[STORE], app[INTAKE] = parts.store, parts.intake
+        log.info("gateway_started", database=str(settings.database.name), directory=settings.directory.name)
+        yield
+        await parts.close()
+
+    app.cleanup_ctx.append(parts_ctx)
+    add_routes(app)
+    return app

@@ -1,0 +1,69 @@
+"""Settings: defaults, then a TOML config file, then GATEWAY_* environment, then the command line."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from gateway.directory.embedded import DEMO_DIRECTORY
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mllp_port: int = 2575
+    data_dir: Path = Path("data")
+    directory: Path = DEMO_DIRECTORY
+    max_body_bytes: int = 5 * 1024 * 1024
+    log_level: str = "info"
+    validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "gateway.sqlite"
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind in ("int", int):
+            return int(value)
+        if kind in ("Path", Path):
+            return Path(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting '{name}': cannot use {value!r}") from None
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    env = dict(os.environ) if env is None else env
+    names = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    config_file = config_file or (Path(env["GATEWAY_CONFIG"]) if env.get("GATEWAY_CONFIG") else None)
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {config_file}: {exc}") from None
+        section = data.get("gateway", data)
+        unknown = set(section) - names
+        if unknown:
+            raise ConfigError(f"config file {config_file}: unknown settings {sorted(unknown)}")
+        values.update({k: _coerce(k, v) for k, v in section.items()})
+    for name in names:
+        if (raw := env.get(f"GATEWAY_{name.upper()}")) is not None:
+            values[name] = _coerce(name, raw)
+    values.update({k: _coerce(k, v) for k, v in (overrides or {}).items() if v is not None})
+    return replace(Settings(), **values)

@@ -1,0 +1,1 @@
+"""Who is who: municipalities and their services, GPs, hospitals (HER-id addressing)."""

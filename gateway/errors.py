@@ -1,0 +1,36 @@
+"""One table from a problem's kind to its answer on every channel.
+
+    Problem.kind  →  HTTP status, OperationOutcome issue code, HL7 ERR code (table 0357),
+                     HL7 acknowledgement code, AppRec error code (code list 8221)
+
+Adapters report problems (adapters/problems.py); only this module decides how each is spoken.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Answer(NamedTuple):
+    http: int
+    issue: str  # OperationOutcome.issue.code (FHIR IssueType)
+    hl7: str  # HL7 table 0357
+    ack: str  # AE = their content, AR = refused / our trouble
+    apprec: str  # code list 8221
+
+
+ANSWERS: dict[str, Answer] = {
+    "syntax": Answer(400, "structure", "102", "AE", "T01"),
+    "structure": Answer(422, "structure", "102", "AE", "T02"),
+    "required": Answer(422, "required", "101", "AE", "E36"),
+    "invalid": Answer(422, "value", "102", "AE", "E36"),
+    "unsupported": Answer(422, "not-supported", "200", "AR", "T10"),
+    "not-found": Answer(422, "not-found", "204", "AE", "E21"),
+    "too-large": Answer(413, "too-long", "207", "AR", "X99"),
+    "business-rule": Answer(422, "business-rule", "207", "AE", "X99"),
+    "transient": Answer(503, "transient", "207", "AR", "X99"),
+}
+
+
+def answer_for(kind: str) -> Answer:
+    return ANSWERS.get(kind, ANSWERS["business-rule"])

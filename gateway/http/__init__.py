@@ -1,0 +1,1 @@
+"""HTTP doors: FHIR messaging intake, the pull feed, message and stay views."""

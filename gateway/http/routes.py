@@ -1,0 +1,136 @@
+"""The HTTP API (described in schemas/openapi.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+from adapters.problems import Problem
+from gateway.http.problems import problem
+from gateway.intake.fhir_response import operation_outcome
+from gateway.intake.service import Intake
+from gateway.store.base import OutboundRow, Reader, Store
+
+FHIR_JSON = "application/fhir+json"
+OPENAPI = Path(__file__).resolve().parents[2] / "schemas" / "openapi.yaml"
+MAX_FEED_PAGE = 500
+
+INTAKE = web.AppKey("intake", Intake)
+STORE = web.AppKey("store", Store)
+MAX_BODY = web.AppKey("max_body", int)
+
+
+def _fhir(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=FHIR_JSON)
+
+
+async def health(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def process_message(request: web.Request) -> web.Response:
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        oo = operation_outcome([Problem("$", "too-large", f"body over {request.app[MAX_BODY]} bytes")])
+        return _fhir(orjson.dumps(oo), 413)
+    reply = await request.app[INTAKE].fhir_message(body)
+    return _fhir(reply.body, reply.status)
+
+
+def _feed_entry(row: OutboundRow) -> dict[str, object]:
+    return {
+        "cursor": row.seq,
+        "messageId": row.message_id,
+        "messageType": row.message_type,
+        "dispatchStatus": row.dispatch_status,
+        "conversationId": row.conversation_id,
+        "parentId": row.parent_id,
+        "recipientKind": row.recipient_kind,
+        "created": row.created_at,
+        "href": f"/messages/{row.message_id}",
+    }
+
+
+async def feed(request: web.Request) -> web.Response:
+    her_id = request.match_info["her_id"]
+    try:
+        after = int(request.query.get("after", "0"))
+        limit = min(int(request.query.get("limit", "100")), MAX_FEED_PAGE)
+    except ValueError:
+        return problem(400, "Bad cursor", "'after' and 'limit' must be whole numbers")
+    if after < 0 or limit < 1:
+        return problem(400, "Bad cursor", "'after' must be >= 0 and 'limit' >= 1")
+    rows = await request.app[STORE].read(lambda r: r.feed(her_id, after, limit))
+    return web.json_response(
+        {
+            "recipient": her_id,
+            "entries": [_feed_entry(r) for r in rows],
+            "nextCursor": rows[-1].seq if rows else after,
+        }
+    )
+
+
+async def message(request: web.Request) -> web.Response:
+    message_id = request.match_info["message_id"]
+    row = await request.app[STORE].read(lambda r: r.outbound(message_id))
+    if row is None or row.payload is None:
+        return problem(404, "No such message")
+    return _fhir(row.payload)
+
+
+async def stay(request: web.Request) -> web.Response:
+    try:
+        stay_id = int(request.match_info["stay_id"])
+    except ValueError:
+        return problem(400, "Bad stay id")
+
+    def query(r: Reader) -> dict[str, object] | None:
+        row = r.stay_by_id(stay_id)
+        if row is None:
+            return None
+        timeline = [
+            {"kind": "event", "code": e.event_code, "time": e.event_time, "inboundSeq": e.inbound_seq}
+            for e in r.stay_events(stay_id)
+        ]
+        timeline += [
+            {
+                "kind": "message",
+                "code": o.message_type,
+                "time": o.created_at,
+                "dispatchStatus": o.dispatch_status,
+                "messageId": o.message_id,
+                "recipient": o.recipient_her,
+                "status": o.status,
+                "sourceInboundSeq": o.source_inbound_seq,
+            }
+            for o in r.stay_outbound(stay_id)
+        ]
+        timeline.sort(key=lambda t: str(t["time"]))
+        return {
+            "stayId": row.stay_id,
+            "status": row.status,
+            "patientRef": row.patient_ref,
+            "state": row.state,
+            "timeline": timeline,
+        }
+
+    found = await request.app[STORE].read(query)
+    if found is None:
+        return problem(404, "No such stay")
+    return web.json_response(found)
+
+
+async def openapi(_: web.Request) -> web.Response:
+    return web.Response(body=OPENAPI.read_bytes(), content_type="application/yaml")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_post("/fhir/$process-message", process_message)
+    app.router.add_get("/feed/{her_id}", feed)
+    app.router.add_get("/messages/{message_id}", message)
+    app.router.add_get("/stays/{stay_id}", stay)
+    app.router.add_get("/openapi.yaml", openapi)

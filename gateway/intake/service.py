@@ -1,0 +1,107 @@
+"""Intake: turn a received body into an accepted, durable event and an answer for the sender.
+
+Every door (FHIR HTTP, HL7 v2 over MLLP or HTTP) ends here, so dedupe, durability and the
+answer's semantics are the same whichever way an event came in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import structlog
+
+from adapters.fhir.inbound import (
+    check_contract,
+    decode_message_bundle,
+    structure_problems,
+    structure_problems_of_body,
+)
+from adapters.problems import InputRejected, Problem
+from gateway.clock import Clock, iso
+from gateway.errors import answer_for
+from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
+from gateway.pipeline.events import event_from_bundle
+from gateway.pipeline.processor import Outcome, Pipeline, Received
+from gateway.store.base import Store, StoreUnavailable
+
+log = structlog.get_logger("intake")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    outcome: Outcome | None = None
+
+
+class Intake:
+    def __init__(
+        self, store: Store, pipeline: Pipeline, clock: Clock, validator: Executor | None = None
+    ) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.clock = clock
+        # Model validation is the one costly CPU step of intake; a worker process runs it on the
+        # second core while this loop serves sockets and the store commits.
+        self.validator = validator
+
+    async def fhir_message(self, body: bytes) -> Reply:
+        now = iso(self.clock.now())
+        request_id = event_code = None
+        try:
+            bundle = decode_message_bundle(body)
+            header = bundle["entry"][0]["resource"]
+            request_id = header.get("id") if isinstance(header.get("id"), str) else None
+            if problems := await self._structure_problems(body, bundle):
+                raise InputRejected(problems)
+            check_contract(bundle)
+            event_code = header["eventCoding"]["code"]
+            event = event_from_bundle(bundle, now)
+        except InputRejected as exc:
+            return self._rejected(exc.problems, request_id, event_code, now)
+        received = Received("fhir", body, now)
+        try:
+            outcome = await self.store.write(
+                self.pipeline.unit(event, received, lambda o: ok_response(o, now))
+            )
+        except StoreUnavailable:
+            log.error("store_unavailable", message_id=request_id, event_code=event_code)
+            problem = Problem("$", "transient", "the gateway could not store the event; send it again")
+            return Reply(
+                503,
+                response_bundle(request_id, event_code, "transient-error", operation_outcome([problem]), now),
+            )
+        log.info(
+            "event_accepted",
+            message_id=outcome.message_id,
+            event_code=outcome.event_code,
+            channel="fhir",
+            duplicate=outcome.duplicate,
+            stay=outcome.stay_id,
+            produced=len(outcome.produced),
+        )
+        return Reply(200, outcome.response or b"", outcome)
+
+    async def _structure_problems(self, body: bytes, bundle: dict[str, object]) -> list[Problem]:
+        if self.validator is None:
+            return structure_problems(bundle)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.validator, structure_problems_of_body, body
+        )
+
+    def _rejected(
+        self, problems: list[Problem], request_id: str | None, event_code: str | None, now: str
+    ) -> Reply:
+        status = max(answer_for(p.kind).http for p in problems)
+        log.info(
+            "event_rejected",
+            message_id=request_id,
+            event_code=event_code,
+            channel="fhir",
+            problems=[f"{p.location}: {p.kind}" for p in problems],
+        )
+        return Reply(
+            status, response_bundle(request_id, event_code, "fatal-error", operation_outcome(problems), now)
+        )

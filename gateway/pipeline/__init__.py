@@ -1,0 +1,1 @@
+"""From one accepted event to the outbound messages it calls for, in one transaction."""

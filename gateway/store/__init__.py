@@ -1,0 +1,1 @@
+"""Durable state: the only package that speaks SQL."""

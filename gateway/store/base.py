@@ -1,0 +1,139 @@
+"""What the pipeline needs from a store, whatever engine is behind it.
+
+A unit of work is a plain synchronous function of a `Tx`; the store runs it inside one
+transaction and commits before the caller's await returns, so "acknowledged" always means
+"durable". Keeping units of work synchronous lets the SQLite store batch many of them into
+one commit (group commit) on its writer thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class InboundRow:
+    seq: int
+    message_id: str
+    channel: str
+    event_code: str | None
+    received_at: str
+    body_hash: str
+    status: str
+    response: bytes | None
+
+
+@dataclass(slots=True)
+class StayRow:
+    stay_id: int
+    stay_key: str
+    patient_ref: str
+    status: str
+    state: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+@dataclass(slots=True)
+class StayEventRow:
+    inbound_seq: int
+    event_code: str
+    event_time: str
+    resources: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class OutboundRow:
+    seq: int
+    message_id: str
+    conversation_id: str
+    parent_id: str | None
+    notice_key: str
+    stay_id: int
+    message_type: str
+    dispatch_status: str
+    recipient_her: str
+    recipient_kind: str
+    fingerprint: str
+    status: str
+    created_at: str
+    source_inbound_seq: int | None
+    payload: bytes | None = None
+
+
+@dataclass(slots=True)
+class NewOutbound:
+    message_id: str
+    conversation_id: str
+    parent_id: str | None
+    notice_key: str
+    message_type: str
+    dispatch_status: str
+    recipient_her: str
+    recipient_kind: str
+    fingerprint: str
+    status: str
+    payload: bytes
+
+
+class Tx(Protocol):
+    """The operations one unit of work may perform, all inside one transaction."""
+
+    def find_inbound(self, message_id: str) -> InboundRow | None: ...
+    def insert_inbound(
+        self,
+        message_id: str,
+        channel: str,
+        event_code: str | None,
+        received_at: str,
+        body_hash: str,
+        body: bytes,
+        status: str,
+    ) -> int: ...
+    def finish_inbound(self, seq: int, status: str, response: bytes) -> None: ...
+    def get_stay(self, stay_key: str) -> StayRow | None: ...
+    def create_stay(self, stay_key: str, patient_ref: str, now: str) -> StayRow: ...
+    def update_stay(self, stay_id: int, status: str, state: dict[str, Any], now: str) -> None: ...
+    def add_stay_event(
+        self,
+        stay_id: int,
+        inbound_seq: int,
+        event_code: str,
+        event_time: str,
+        resources: list[dict[str, Any]],
+    ) -> None: ...
+    def stay_events(self, stay_id: int) -> list[StayEventRow]: ...
+    def stay_outbound(self, stay_id: int) -> list[OutboundRow]: ...
+    def insert_outbound(
+        self, stay_id: int, source_inbound_seq: int | None, now: str, rows: Sequence[NewOutbound]
+    ) -> list[int]: ...
+    def mark_superseded(self, message_ids: Sequence[str]) -> None: ...
+    def outbound_payload(self, message_id: str) -> bytes | None: ...
+    def stays_of_patient(self, patient_ref: str) -> list[StayRow]: ...
+    def set_stay_patient(self, stay_id: int, patient_ref: str) -> None: ...
+
+
+class Reader(Protocol):
+    def feed(self, recipient_her: str, after: int, limit: int) -> list[OutboundRow]: ...
+    def outbound(self, message_id: str) -> OutboundRow | None: ...
+    def stay_by_id(self, stay_id: int) -> StayRow | None: ...
+    def stay_events(self, stay_id: int) -> list[StayEventRow]: ...
+    def stay_outbound(self, stay_id: int) -> list[OutboundRow]: ...
+    def inbound_count(self) -> int: ...
+    def directory_entries(self) -> list[tuple[str, str, str]]: ...
+
+
+class Store(Protocol):
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def write(self, unit: Callable[[Tx], T]) -> T: ...
+    async def read(self, query: Callable[[Reader], T]) -> T: ...
+    async def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None: ...
+
+
+class StoreUnavailable(Exception):
+    """The store could not commit: our trouble, answered with transient-error / AR."""

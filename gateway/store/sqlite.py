@@ -1,0 +1,383 @@
+"""SQLite store: WAL, synchronous=FULL, group commit (see SqliteStore).
+
+Each unit of work runs inside its own SAVEPOINT: one failing unit rolls back alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from gateway.store.base import (
+    InboundRow,
+    NewOutbound,
+    OutboundRow,
+    StayEventRow,
+    StayRow,
+    StoreUnavailable,
+)
+
+T = TypeVar("T")
+
+MAX_BATCH = 256
+_OUTBOUND_COLS = (
+    "seq, message_id, conversation_id, parent_id, notice_key, stay_id, message_type, "
+    "dispatch_status, recipient_her, recipient_kind, fingerprint, status, created_at, "
+    "source_inbound_seq"
+)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("gateway.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = row[0] or 0
+    for version, sql in _migrations():
+        if version > current:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _split_sql(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+            conn.execute("COMMIT")
+            current = version
+    return current
+
+
+def _split_sql(sql: str) -> list[str]:
+    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _outbound(row: Sequence[Any], payload: bytes | None = None) -> OutboundRow:
+    return OutboundRow(*row, payload=payload)
+
+
+class SqliteTx:
+    """The Tx of gateway.store.base over one sqlite3 connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.c = conn
+
+    def find_inbound(self, message_id: str) -> InboundRow | None:
+        row = self.c.execute(
+            "SELECT seq, message_id, channel, event_code, received_at, body_hash, status, response "
+            "FROM inbound WHERE message_id = ?",
+            (message_id,),
+        ).fetchone()
+        return InboundRow(*row) if row else None
+
+    def insert_inbound(
+        self,
+        message_id: str,
+        channel: str,
+        event_code: str | None,
+        received_at: str,
+        body_hash: str,
+        body: bytes,
+        status: str,
+    ) -> int:
+        cur = self.c.execute(
+            "INSERT INTO inbound (message_id, channel, event_code, received_at, body_hash, body, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (message_id, channel, event_code, received_at, body_hash, body, status),
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_inbound(self, seq: int, status: str, response: bytes) -> None:
+        self.c.execute("UPDATE inbound SET status = ?, response = ? WHERE seq = ?", (status, response, seq))
+
+    def get_stay(self, stay_key: str) -> StayRow | None:
+        row = self.c.execute(
+            "SELECT stay_id, stay_key, patient_ref, status, state, created_at, updated_at "
+            "FROM stays WHERE stay_key = ?",
+            (stay_key,),
+        ).fetchone()
+        return _stay(row) if row else None
+
+    def create_stay(self, stay_key: str, patient_ref: str, now: str) -> StayRow:
+        cur = self.c.execute(
+            "INSERT INTO stays (stay_key, patient_ref, status, state, created_at, updated_at) "
+            "VALUES (?, ?, 'new', '{}', ?, ?)",
+            (stay_key, patient_ref, now, now),
+        )
+        return StayRow(int(cur.lastrowid or 0), stay_key, patient_ref, "new", {}, now, now)
+
+    def update_stay(self, stay_id: int, status: str, state: dict[str, Any], now: str) -> None:
+        self.c.execute(
+            "UPDATE stays SET status = ?, state = ?, updated_at = ? WHERE stay_id = ?",
+            (status, orjson.dumps(state), now, stay_id),
+        )
+
+    def add_stay_event(
+        self,
+        stay_id: int,
+        inbound_seq: int,
+        event_code: str,
+        event_time: str,
+        resources: list[dict[str, Any]],
+    ) -> None:
+        self.c.execute(
+            "INSERT INTO stay_events (stay_id, inbound_seq, event_code, event_time, resources) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (stay_id, inbound_seq, event_code, event_time, orjson.dumps(resources)),
+        )
+
+    def stay_events(self, stay_id: int) -> list[StayEventRow]:
+        return [
+            StayEventRow(r[0], r[1], r[2], orjson.loads(r[3]))
+            for r in self.c.execute(
+                "SELECT inbound_seq, event_code, event_time, resources FROM stay_events "
+                "WHERE stay_id = ? ORDER BY event_time, inbound_seq",
+                (stay_id,),
+            )
+        ]
+
+    def stay_outbound(self, stay_id: int) -> list[OutboundRow]:
+        return [
+            _outbound(r)
+            for r in self.c.execute(
+                f"SELECT {_OUTBOUND_COLS} FROM outbound WHERE stay_id = ? ORDER BY seq", (stay_id,)
+            )
+        ]
+
+    def insert_outbound(
+        self, stay_id: int, source_inbound_seq: int | None, now: str, rows: Sequence[NewOutbound]
+    ) -> list[int]:
+        seqs = []
+        for r in rows:
+            cur = self.c.execute(
+                "INSERT INTO outbound (message_id, conversation_id, parent_id, notice_key, stay_id, "
+                "message_type, dispatch_status, recipient_her, recipient_kind, fingerprint, status, "
+                "created_at, source_inbound_seq, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    r.message_id,
+                    r.conversation_id,
+                    r.parent_id,
+                    r.notice_key,
+                    stay_id,
+                    r.message_type,
+                    r.dispatch_status,
+                    r.recipient_her,
+                    r.recipient_kind,
+                    r.fingerprint,
+                    r.status,
+                    now,
+                    source_inbound_seq,
+                    r.payload,
+                ),
+            )
+            seqs.append(int(cur.lastrowid or 0))
+        return seqs
+
+    def mark_superseded(self, message_ids: Sequence[str]) -> None:
+        self.c.executemany(
+            "UPDATE outbound SET status = 'superseded' WHERE message_id = ? AND status = 'held'",
+            [(m,) for m in message_ids],
+        )
+
+    def outbound_payload(self, message_id: str) -> bytes | None:
+        row = self.c.execute("SELECT payload FROM outbound WHERE message_id = ?", (message_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def stays_of_patient(self, patient_ref: str) -> list[StayRow]:
+        return [
+            _stay(r)
+            for r in self.c.execute(
+                "SELECT stay_id, stay_key, patient_ref, status, state, created_at, updated_at "
+                "FROM stays WHERE patient_ref = ? ORDER BY stay_id",
+                (patient_ref,),
+            )
+        ]
+
+    def set_stay_patient(self, stay_id: int, patient_ref: str) -> None:
+        self.c.execute("UPDATE stays SET patient_ref = ? WHERE stay_id = ?", (patient_ref, stay_id))
+
+
+class SqliteReader(SqliteTx):
+    """Read-only queries for the HTTP side; runs on its own connection (WAL: never blocks the writer)."""
+
+    def feed(self, recipient_her: str, after: int, limit: int) -> list[OutboundRow]:
+        return [
+            _outbound(r)
+            for r in self.c.execute(
+                f"SELECT {_OUTBOUND_COLS} FROM outbound WHERE recipient_her = ? AND seq > ? "
+                "AND status = 'ready' ORDER BY seq LIMIT ?",
+                (recipient_her, after, limit),
+            )
+        ]
+
+    def outbound(self, message_id: str) -> OutboundRow | None:
+        row = self.c.execute(
+            f"SELECT {_OUTBOUND_COLS}, payload FROM outbound WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return _outbound(row[:-1], row[-1]) if row else None
+
+    def stay_by_id(self, stay_id: int) -> StayRow | None:
+        row = self.c.execute(
+            "SELECT stay_id, stay_key, patient_ref, status, state, created_at, updated_at "
+            "FROM stays WHERE stay_id = ?",
+            (stay_id,),
+        ).fetchone()
+        return _stay(row) if row else None
+
+    def inbound_count(self) -> int:
+        return int(self.c.execute("SELECT count(*) FROM inbound").fetchone()[0])
+
+    def directory_entries(self) -> list[tuple[str, str, str]]:
+        return list(self.c.execute("SELECT kind, key, body FROM directory ORDER BY kind, key"))
+
+
+def _stay(row: Sequence[Any]) -> StayRow:
+    return StayRow(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5], row[6])
+
+
+class SqliteStore:
+    """Store backed by one SQLite file.
+
+    Units of work run on the event loop thread (they are short Python); only COMMIT, which
+    waits for fsync, runs on a helper thread. Units that arrive while a commit is in flight
+    form the next batch: one fsync then acknowledges many events (group commit), and there
+    is no second Python thread competing for the GIL on the hot path.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._tx: SqliteTx | None = None
+        self._pending: list[tuple[Callable[[SqliteTx], Any], asyncio.Future[Any]]] = []
+        self._wake: asyncio.Event | None = None
+        self._batcher: asyncio.Task[None] | None = None
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-commit")
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-read")
+        self._local = threading.local()
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = _connect(self.path)
+        migrate(self._conn)
+        self._tx = SqliteTx(self._conn)
+        self._wake = asyncio.Event()
+        self._batcher = asyncio.create_task(self._run_batches(), name="sqlite-batcher")
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            while self._pending:
+                await asyncio.sleep(0.01)
+            self._batcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._batcher
+            self._batcher = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._committer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+
+    async def write(self, unit: Callable[[SqliteTx], T]) -> T:
+        if self._batcher is None or self._wake is None:
+            raise StoreUnavailable("store is not running")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((unit, future))
+        self._wake.set()
+        return await future
+
+    async def read(self, query: Callable[[SqliteReader], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._run_read, query)
+
+    async def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None:
+        def unit(tx: SqliteTx) -> None:
+            tx.c.execute("DELETE FROM directory")
+            tx.c.executemany("INSERT INTO directory (kind, key, body) VALUES (?, ?, ?)", entries)
+
+        await self.write(unit)
+
+    def _run_read(self, query: Callable[[SqliteReader], T]) -> T:
+        reader = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = self._local.reader = SqliteReader(_connect(self.path, readonly=True))
+        return query(reader)
+
+    async def _run_batches(self) -> None:
+        assert self._wake is not None and self._conn is not None and self._tx is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            if self._pending:
+                self._wake.set()
+            if not batch:
+                continue
+            outcomes = self._run_units(self._conn, self._tx, batch)
+            try:
+                await loop.run_in_executor(self._committer, self._conn.execute, "COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                failure = StoreUnavailable(f"commit failed: {type(exc).__name__}")
+                outcomes = [(future, None, failure) for future, _, _ in outcomes]
+            for future, result, error in outcomes:
+                _settle(future, result, error)
+
+    @staticmethod
+    def _run_units(
+        conn: sqlite3.Connection,
+        tx: SqliteTx,
+        batch: list[tuple[Callable[[SqliteTx], Any], asyncio.Future[Any]]],
+    ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            failure = StoreUnavailable(f"cannot begin: {type(exc).__name__}")
+            return [(future, None, failure) for _, future in batch]
+        for unit, future in batch:
+            conn.execute("SAVEPOINT unit")
+            try:
+                result = unit(tx)
+            except Exception as exc:  # the unit's own failure: undo it alone, report it to its caller
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+                outcomes.append((future, None, exc))
+            else:
+                conn.execute("RELEASE unit")
+                outcomes.append((future, result, None))
+        return outcomes
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
