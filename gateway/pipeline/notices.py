@@ -85,11 +85,9 @@ def desired_notices(
                     "encounter",
                     "1",
                     state.admitted_at,
-                    content={
-                        "t": state.admitted_at,
-                        "loc": state.location,
-                        "ready": [e.ready_at for e in state.ready],
-                    },
+                    # updates (type 2) follow changes of what the notice says, not the later ready
+                    # notices, which have their own message
+                    content={"t": state.admitted_at, "loc": state.location},
                 )
             )
         if gp and gp_notices:

@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.fhir import codes
 from adapters.fhir.references import first_identifier
+from gateway.clock import iso, parse_fhir_datetime
 from gateway.store.base import StayEventRow
 
 Resource = dict[str, Any]
@@ -82,6 +83,11 @@ class StayState:
                 for k, d in self.documents.items()
             },
         }
+
+
+def _utc(value: str | None) -> str | None:
+    """Every time in the state is UTC text (clock.iso), whatever offset the sender used."""
+    return iso(parse_fhir_datetime(value)) if value else None
 
 
 def _ext(resource: Resource, url: str) -> dict[str, Any] | None:
@@ -163,7 +169,7 @@ def _apply(state: StayState, row: StayEventRow) -> None:
     ):
         # an A01 (re)admits; any other stay event for an unknown stay means the A01 is late or lost
         state.status = "admitted"
-        state.admitted_at = start or at
+        state.admitted_at = _utc(start) or at
     if code == "A16":
         ready = _ext(state.encounter or {}, codes.EXT_READY)
         decided = _ext(state.encounter or {}, codes.EXT_READY_DECIDED_BY)
@@ -171,7 +177,7 @@ def _apply(state: StayState, row: StayEventRow) -> None:
         if decided and isinstance(decided.get("valueReference"), dict):
             ref = decided["valueReference"]
             decided_ref = (ref.get("identifier") or {}).get("value") or ref.get("reference")
-        when = (ready or {}).get("valueDateTime") or at
+        when = _utc((ready or {}).get("valueDateTime")) or at
         if (episode := state.current_ready) is not None:
             episode.ready_at, episode.decided_by = when, decided_ref or episode.decided_by
         else:
