@@ -23,6 +23,7 @@ async def test_feed_pages_in_order_after_a_cursor(gateway: Client) -> None:
     cursors = [e["cursor"] for p in (page1, page2, page3) for e in p["entries"]]
     assert len(cursors) == 5 and cursors == sorted(cursors) and len(set(cursors)) == 5
     status, empty = await gateway.get_json(f"/feed/8100011?after={page3['nextCursor']}")
+    assert status == 200
     assert empty["entries"] == [] and empty["nextCursor"] == page3["nextCursor"]
 
 
