@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
-from adapters.fhir.inbound import structure_problems_of_body
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
 from gateway.intake.service import Intake
+from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.store.sqlite import SqliteStore
@@ -31,22 +29,12 @@ class Parts:
     pipeline: Pipeline
     intake: Intake
     clock: Clock
-    validator: Executor | None
+    validator: ValidatorPool | None
 
     async def close(self) -> None:
         await self.store.close()
         if self.validator is not None:
-            self.validator.shutdown(wait=True, cancel_futures=True)
-
-
-def _validator(workers: int) -> Executor | None:
-    if workers <= 0:
-        return None
-    # spawn, not fork: the parent has threads (the store's writer), which fork would copy mid-flight.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    for _ in range(workers):  # import the models now, not on the first event
-        pool.submit(structure_problems_of_body, b'{"resourceType": "Bundle", "type": "message"}')
-    return pool
+            await self.validator.close()
 
 
 async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
@@ -58,7 +46,9 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     await store.replace_directory(entries_from_file(settings.directory))
     directory = EmbeddedDirectory(await store.read(lambda r: r.directory_entries()))
     pipeline = Pipeline(directory, directory, clock, Pseudonymizer.from_data_dir(settings.data_dir))
-    validator = _validator(settings.validation_workers)
+    validator = ValidatorPool(settings.validation_workers) if settings.validation_workers > 0 else None
+    if validator is not None:
+        await validator.start()
     return Parts(
         settings, store, directory, pipeline, Intake(store, pipeline, clock, validator), clock, validator
     )

@@ -6,8 +6,6 @@ answer's semantics are the same whichever way an event came in.
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import structlog
@@ -16,12 +14,12 @@ from adapters.fhir.inbound import (
     check_contract,
     decode_message_bundle,
     structure_problems,
-    structure_problems_of_body,
 )
 from adapters.problems import InputRejected, Problem
 from gateway.clock import Clock, iso
 from gateway.errors import answer_for
 from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
+from gateway.intake.validators import ValidatorPool, ValidatorUnavailable
 from gateway.pipeline.events import event_from_bundle
 from gateway.pipeline.processor import Outcome, Pipeline, Received
 from gateway.store.base import Store, StoreUnavailable
@@ -38,7 +36,7 @@ class Reply:
 
 class Intake:
     def __init__(
-        self, store: Store, pipeline: Pipeline, clock: Clock, validator: Executor | None = None
+        self, store: Store, pipeline: Pipeline, clock: Clock, validator: ValidatorPool | None = None
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -61,18 +59,15 @@ class Intake:
             event = event_from_bundle(bundle, now)
         except InputRejected as exc:
             return self._rejected(exc.problems, request_id, event_code, now)
+        except ValidatorUnavailable:
+            return self._transient("validator_unavailable", request_id, event_code, now)
         received = Received("fhir", body, now)
         try:
             outcome = await self.store.write(
                 self.pipeline.unit(event, received, lambda o: ok_response(o, now))
             )
         except StoreUnavailable:
-            log.error("store_unavailable", message_id=request_id, event_code=event_code)
-            problem = Problem("$", "transient", "the gateway could not store the event; send it again")
-            return Reply(
-                503,
-                response_bundle(request_id, event_code, "transient-error", operation_outcome([problem]), now),
-            )
+            return self._transient("store_unavailable", request_id, event_code, now)
         log.info(
             "event_accepted",
             message_id=outcome.message_id,
@@ -87,8 +82,13 @@ class Intake:
     async def _structure_problems(self, body: bytes, bundle: dict[str, object]) -> list[Problem]:
         if self.validator is None:
             return structure_problems(bundle)
-        return await asyncio.get_running_loop().run_in_executor(
-            self.validator, structure_problems_of_body, body
+        return await self.validator.check(body)
+
+    def _transient(self, why: str, request_id: str | None, event_code: str | None, now: str) -> Reply:
+        log.error(why, message_id=request_id, event_code=event_code)
+        problem = Problem("$", "transient", "the gateway could not take the event now; send it again")
+        return Reply(
+            503, response_bundle(request_id, event_code, "transient-error", operation_outcome([problem]), now)
         )
 
     def _rejected(
