@@ -21,6 +21,16 @@ async def test_discharge_home_with_medication_changes(gateway: Client) -> None:
     async def kinds(her: str) -> list[str]:
         return [e["messageType"] for e in await gateway.feed(her)]
 
-    assert await kinds("8100011") == ["LOG_INNLAGT", "LOG_UTSKREVET", "LEGEMIDDELLISTE", "UTSKRIVNINGSRAPPORT"]
+    assert await kinds("8100011") == [
+        "LOG_INNLAGT",
+        "LOG_UTSKREVET",
+        "LEGEMIDDELLISTE",
+        "UTSKRIVNINGSRAPPORT",
+    ]
     assert await kinds("8100012") == ["HELSEOPPL_SOKNAD", "LOG_UTSKRIVNINGSKLAR"]
-    assert await kinds("8200011") == ["DIALOG_NOTAT", "LEGEMIDDELLISTE", "DIALOG_NOTAT", "UTSKRIVNINGSRAPPORT"]
+    assert await kinds("8200011") == [
+        "DIALOG_NOTAT",
+        "LEGEMIDDELLISTE",
+        "DIALOG_NOTAT",
+        "UTSKRIVNINGSRAPPORT",
+    ]

@@ -38,14 +38,16 @@ async def test_a_killed_worker_is_replaced_and_the_event_can_be_sent_again(tmp_p
     url = str(server.make_url("/fhir/$process-message"))
     try:
         async with aiohttp.ClientSession() as session:
-            async with session.post(url, data=orjson.dumps(b.message("A01", b.patient(), b.encounter("a")))) as r:
+            async with session.post(
+                url, data=orjson.dumps(b.message("A01", b.patient(), b.encounter("a")))
+            ) as r:
                 assert r.status == 200
             intake = server.app[INTAKE]
             os.kill(intake.validator.workers[0].proc.pid, signal.SIGKILL)
             await intake.validator.workers[0].proc.wait()
             body = orjson.dumps(b.message("A01", b.patient(), b.encounter("b")))
             async with session.post(url, data=body) as r:
-                assert r.status in (200, 503)   # 503 (transient) if the crash was noticed mid-request
+                assert r.status in (200, 503)  # 503 (transient) if the crash was noticed mid-request
             async with session.post(url, data=body) as r:
                 assert r.status == 200
     finally:

@@ -19,7 +19,7 @@ HEADER = struct.Struct(">I")
 
 def main() -> None:
     read, write = sys.stdin.buffer.read, sys.stdout.buffer
-    structure_problems_of_body(b'{"resourceType": "Bundle", "type": "message"}')   # import models now
+    structure_problems_of_body(b'{"resourceType": "Bundle", "type": "message"}')  # import models now
     while True:
         head = read(HEADER.size)
         if len(head) < HEADER.size:

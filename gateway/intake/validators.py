@@ -79,13 +79,17 @@ class ValidatorPool:
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.fhir.validation_worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "adapters.fhir.validation_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
         return _Worker(proc)
 
     async def check(self, body: bytes) -> list[Problem]:
         for n, worker in enumerate(self.workers):
-            if not worker.alive:   # a crashed worker is replaced before it is given new work
+            if not worker.alive:  # a crashed worker is replaced before it is given new work
                 self.workers[n] = await self._spawn()
         worker = min(self.workers, key=lambda w: len(w.waiting))
         future = worker.submit(body)
