@@ -17,8 +17,10 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
-stamp=".venv/.installed-${EXTRAS:-base}-$(sha1sum pyproject.toml | cut -c1-12)"
-if [ ! -f "$stamp" ]; then
+hash=$(sha1sum pyproject.toml | cut -c1-12)
+stamp=".venv/.installed-${EXTRAS:-base}-$hash"
+# the test install includes everything the gateway needs, so it satisfies ./run.sh too
+if [ ! -f "$stamp" ] && ! { [ -z "${EXTRAS:-}" ] && [ -f ".venv/.installed-test-$hash" ]; }; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   spec="."; [ -n "${EXTRAS:-}" ] && spec=".[${EXTRAS}]"
   .venv/bin/python -m pip install -q -e "$spec"
