@@ -34,6 +34,14 @@ class Gateway:
     pid: int
     mllp_port: int
 
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
 

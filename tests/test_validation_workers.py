@@ -18,7 +18,7 @@ from tests.conftest import settings_for
 
 
 async def test_worker_verdicts_match_in_process_validation() -> None:
-    from adapters.fhir.inbound import structure_problems
+    from adapters.fhir.inbound import bundle_problems
 
     good = b.message("A01", b.patient(), b.encounter())
     bad = b.message("A01", b.patient(), b.encounter())
@@ -27,7 +27,7 @@ async def test_worker_verdicts_match_in_process_validation() -> None:
     await pool.start()
     try:
         assert await pool.check(orjson.dumps(good)) == []
-        assert await pool.check(orjson.dumps(bad)) == structure_problems(bad)
+        assert await pool.check(orjson.dumps(bad)) == bundle_problems(bad)
     finally:
         await pool.close()
 

@@ -105,17 +105,30 @@ def _validate(model: type[BaseModel], data: object, prefix: tuple[Any, ...]) -> 
     return []
 
 
-def structure_problems_of_body(body: bytes) -> list[Problem]:
-    """structure_problems for a worker process: takes bytes, returns only the (small) verdict."""
-    return structure_problems(orjson.loads(body))
+def bundle_problems(data: Resource) -> list[Problem]:
+    """Everything wrong with a decoded message Bundle: structure first, then the contract."""
+    if problems := structure_problems(data):
+        return problems
+    try:
+        check_contract(data)
+    except InputRejected as exc:
+        return exc.problems
+    return []
+
+
+def bundle_problems_of_body(body: bytes) -> list[Problem]:
+    """bundle_problems for a worker process: takes bytes, returns only the (small) verdict."""
+    try:
+        return bundle_problems(decode_message_bundle(body))
+    except InputRejected as exc:
+        return exc.problems
 
 
 def parse_message_bundle(body: bytes) -> Resource:
     """All checks in this process; raise InputRejected naming every problem."""
     data = decode_message_bundle(body)
-    if problems := structure_problems(data):
+    if problems := bundle_problems(data):
         raise InputRejected(problems)
-    check_contract(data)
     return data
 
 

@@ -3,13 +3,13 @@ with an OperationOutcome naming every problem (and, on ok, every message produce
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
 
 from adapters.problems import Problem
 from gateway.errors import answer_for
+from gateway.ids import new_id
 from gateway.pipeline.processor import Outcome
 
 Resource = dict[str, Any]
@@ -36,10 +36,10 @@ def operation_outcome(problems: list[Problem]) -> Resource:
 def response_bundle(
     request_id: str | None, event_code: str | None, code: str, outcome: Resource, timestamp: str
 ) -> bytes:
-    oo_url = f"urn:uuid:{uuid.uuid4()}"
+    oo_url = f"urn:uuid:{new_id()}"
     header: Resource = {
         "resourceType": "MessageHeader",
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "eventCoding": {
             "system": "http://terminology.hl7.org/CodeSystem/v2-0003",
             "code": event_code or "ACK",
@@ -49,7 +49,7 @@ def response_bundle(
     }
     bundle = {
         "resourceType": "Bundle",
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "type": "message",
         "timestamp": timestamp,
         "entry": [

@@ -7,13 +7,13 @@ answer's semantics are the same whichever way an event came in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
 from adapters.fhir.inbound import (
-    check_contract,
+    bundle_problems,
     decode_message_bundle,
-    structure_problems,
 )
 from adapters.problems import InputRejected, Problem
 from gateway.clock import Clock, iso
@@ -52,9 +52,8 @@ class Intake:
             bundle = decode_message_bundle(body)
             header = bundle["entry"][0]["resource"]
             request_id = header.get("id") if isinstance(header.get("id"), str) else None
-            if problems := await self._structure_problems(body, bundle):
+            if problems := await self._problems(body, bundle):
                 raise InputRejected(problems)
-            check_contract(bundle)
             event_code = header["eventCoding"]["code"]
             event = event_from_bundle(bundle, now)
         except InputRejected as exc:
@@ -79,9 +78,9 @@ class Intake:
         )
         return Reply(200, outcome.response or b"", outcome)
 
-    async def _structure_problems(self, body: bytes, bundle: dict[str, object]) -> list[Problem]:
+    async def _problems(self, body: bytes, bundle: dict[str, Any]) -> list[Problem]:
         if self.validator is None:
-            return structure_problems(bundle)
+            return bundle_problems(bundle)
         return await self.validator.check(body)
 
     def _transient(self, why: str, request_id: str | None, event_code: str | None, now: str) -> Reply:

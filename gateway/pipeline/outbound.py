@@ -7,7 +7,6 @@ the KITH renderer reads to write the national XML messages.
 from __future__ import annotations
 
 import html
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +43,7 @@ class _Builder:
     """Entries get fullUrls derived from the message id: unique, stable, and cheap (no hashing)."""
 
     def __init__(self, message_id: str) -> None:
-        self.prefix = str(uuid.UUID(message_id))[:24]
+        self.prefix = message_id[:24]
         self.entries: list[Resource] = []
 
     def add(self, name: str, resource: Resource) -> str:

@@ -9,7 +9,6 @@ with the inbound row, so a duplicate gets byte-for-byte the same answer and no s
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,8 +16,9 @@ import orjson
 
 from adapters.fhir import codes
 from adapters.problems import Problem
-from gateway.clock import Clock, iso
+from gateway.clock import Clock
 from gateway.directory.base import Directory, Fastlegeregister
+from gateway.ids import new_id
 from gateway.pipeline.events import InboundEvent
 from gateway.pipeline.ledger import Action, plan
 from gateway.pipeline.notices import desired_notices
@@ -90,16 +90,16 @@ class Pipeline:
                 "accepted",
             )
             outcome = Outcome(event.message_id, event.event_code)
-            for stay in self._stays_for(tx, event):
+            for stay in self._stays_for(tx, event, received.received_at):
                 tx.add_stay_event(stay.stay_id, seq, event.event_code, event.event_time, event.resources)
-                self._refresh(tx, stay, event, seq, outcome)
+                self._refresh(tx, stay, event, seq, outcome, received.received_at)
             outcome.response = respond(outcome)
             tx.finish_inbound(seq, "processed", outcome.response)
             return outcome
 
         return run
 
-    def _stays_for(self, tx: Tx, event: InboundEvent) -> list[StayRow]:
+    def _stays_for(self, tx: Tx, event: InboundEvent, now: str) -> list[StayRow]:
         person_ref = self.pseudonym(event.person[1]) if event.person else "unknown"
         if event.stay_key is None:  # A40 without a visit: the merge applies to the prior patient's stays
             stays = []
@@ -110,10 +110,12 @@ class Pipeline:
             return stays
         stay = tx.get_stay(event.stay_key)
         if stay is None:
-            stay = tx.create_stay(event.stay_key, person_ref, received_now(self.clock))
+            stay = tx.create_stay(event.stay_key, person_ref, now)
         return [stay]
 
-    def _refresh(self, tx: Tx, stay: StayRow, event: InboundEvent, seq: int, outcome: Outcome) -> None:
+    def _refresh(
+        self, tx: Tx, stay: StayRow, event: InboundEvent, seq: int, outcome: Outcome, now: str
+    ) -> None:
         state = fold(tx.stay_events(stay.stay_id))
         to = route(state, event.sender_her, self.directory, self.register)
         desired = desired_notices(
@@ -122,7 +124,6 @@ class Pipeline:
             gp_notices=self.directory.setting("gp_admission_notice", True),
             report_copy_to_gp=self.directory.setting("utskrivningsrapport_copy_to_gp"),
         )
-        now = received_now(self.clock)
         rows = [
             self._realise(tx, action, state, to, now)
             for action in plan(desired, tx.stay_outbound(stay.stay_id))
@@ -140,7 +141,7 @@ class Pipeline:
         ]
 
     def _realise(self, tx: Tx, action: Action, state: StayState, to: Recipients, now: str) -> NewOutbound:
-        message_id = str(uuid.uuid4())
+        message_id = new_id()
         prev = action.previous
         env = Envelope(
             message_id,
@@ -179,10 +180,6 @@ class Pipeline:
             "ready",
             _as_cancel(tx.outbound_payload(prev.message_id) or b"{}", env),
         )
-
-
-def received_now(clock: Clock) -> str:
-    return iso(clock.now())
 
 
 def _relevant_gaps(to: Recipients, state: StayState) -> list[Problem]:
