@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
+from gateway.http.correlation import correlation
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
 from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
@@ -55,7 +56,7 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation])
     app[MAX_BODY] = settings.max_body_bytes
 
     async def parts_ctx(app: web.Application) -> AsyncIterator[None]:

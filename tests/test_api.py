@@ -88,15 +88,21 @@ async def test_logs_are_json_lines_without_patient_data(tmp_path: Path) -> None:
         bad = b.message("A01", b.patient(given="Åsmund", family="Særbøe"), b.encounter())
         bad["entry"][2]["resource"]["identifier"][0]["value"] = "12034512344"
         async with aiohttp.ClientSession() as session:
-            for body in (event, bad):
-                await session.post(str(server.make_url("/fhir/$process-message")), data=json.dumps(body))
+            url = str(server.make_url("/fhir/$process-message"))
+            headers = {"X-Correlation-ID": "corr-42"}
+            async with session.post(url, data=json.dumps(event), headers=headers) as resp:
+                assert resp.headers["X-Correlation-ID"] == "corr-42"
+            async with session.post(url, data=json.dumps(bad)) as resp:
+                made_here = resp.headers["X-Correlation-ID"]
         await server.close()
     finally:
         logs.configure("info")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     accepted = [line for line in lines if line["event"] == "event_accepted"]
     assert accepted and accepted[0]["message_id"] == event["entry"][0]["resource"]["id"]
-    assert any(line["event"] == "event_rejected" for line in lines)
+    assert accepted[0]["correlation_id"] == "corr-42"
+    rejected = next(line for line in lines if line["event"] == "event_rejected")
+    assert rejected["correlation_id"] == made_here and len(made_here) == 36
     text = stream.getvalue()
     for secret in (b.FNR_HAMAR, "12034512344", "Åsmund", "Særbøe", "Storgata", "pneumoni"):
         assert secret not in text

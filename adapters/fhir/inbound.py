@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import BaseModel, ValidationError
