@@ -11,6 +11,7 @@ import re
 import sys
 from typing import Any
 
+import orjson
 import structlog
 
 PERSON_NUMBER = re.compile(r"(?<!\d)\d{6}\s?\d{5}(?!\d)")
@@ -23,6 +24,10 @@ def redact_person_numbers(_: Any, __: str, event: dict[str, Any]) -> dict[str, A
     return event
 
 
+def _dumps(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
 def configure(level: str = "info", stream: Any = None) -> None:
     structlog.configure(
         processors=[
@@ -30,7 +35,7 @@ def configure(level: str = "info", stream: Any = None) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_person_numbers,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),

@@ -46,18 +46,14 @@ class _Builder:
         self.prefix = message_id[:24]
         self.entries: list[Resource] = []
 
-    def add(self, name: str, resource: Resource) -> str:
+    def add(self, resource: Resource) -> str:
         full = f"urn:uuid:{self.prefix}{len(self.entries):012x}"
         self.entries.append({"fullUrl": full, "resource": resource})
         return full
 
 
 def _receiver(b: _Builder, party: Party) -> str:
-    parent = (
-        b.add("receiver-parent", _org(party.parent_her, party.parent_name or ""))
-        if party.parent_her
-        else None
-    )
+    parent = b.add(_org(party.parent_her, party.parent_name or "")) if party.parent_her else None
     if party.kind == "gp":
         practitioner: Resource = {
             "resourceType": "Practitioner",
@@ -66,8 +62,8 @@ def _receiver(b: _Builder, party: Party) -> str:
         }
         if party.hpr:
             practitioner["identifier"].append({"system": codes.HPR, "value": party.hpr})
-        return b.add("receiver", practitioner)
-    return b.add("receiver", _org(party.her_id, party.name, parent))
+        return b.add(practitioner)
+    return b.add(_org(party.her_id, party.name, parent))
 
 
 def _ext(url: str, **value: Any) -> Resource:
@@ -78,27 +74,23 @@ def build_bundle(notice: Notice, env: Envelope, state: StayState, to: Recipients
     b = _Builder(env.message_id)
     header: Resource = {"resourceType": "MessageHeader", "id": env.message_id}
     b.entries.append({"fullUrl": f"urn:uuid:{env.message_id}", "resource": header})
-    sender_ref = b.add("sender", _org(to.sender.her_id, to.sender.name))
+    sender_ref = b.add(_org(to.sender.her_id, to.sender.name))
     if to.department:
-        b.add("department", _org(to.department.her_id, to.department.name, sender_ref))
+        b.add(_org(to.department.her_id, to.department.name, sender_ref))
     receiver_ref = _receiver(b, notice.recipient)
-    patient_ref = b.add("patient", state.patient or {"resourceType": "Patient"})
+    patient_ref = b.add(state.patient or {"resourceType": "Patient"})
     encounter = dict(
         state.encounter or {"resourceType": "Encounter", "status": "unknown", "class": {"code": "IMP"}}
     )
     encounter["subject"] = {"reference": patient_ref}
-    encounter_ref = b.add("encounter", encounter)
-    for key, practitioner in state.practitioners.items():
-        b.add(f"practitioner:{key}", practitioner)
+    encounter_ref = b.add(encounter)
+    for practitioner in state.practitioners.values():
+        b.add(practitioner)
 
     focus_ref = encounter_ref
     if notice.focus == "list":
-        refs = [
-            b.add(f"med:{n}", {**m, "subject": {"reference": patient_ref}})
-            for n, m in enumerate(notice.resources)
-        ]
+        refs = [b.add({**m, "subject": {"reference": patient_ref}}) for n, m in enumerate(notice.resources)]
         focus_ref = b.add(
-            "list",
             {
                 "resourceType": "List",
                 "status": "current",
@@ -114,12 +106,11 @@ def build_bundle(notice: Notice, env: Envelope, state: StayState, to: Recipients
         composition = dict(notice.resources[0])
         composition["subject"] = {"reference": patient_ref}
         composition["encounter"] = {"reference": encounter_ref}
-        focus_ref = b.add("composition", composition)
-        for n, res in enumerate(notice.resources[1:]):
-            b.add(f"doc:{n}", res)
+        focus_ref = b.add(composition)
+        for res in notice.resources[1:]:
+            b.add(res)
     elif notice.focus == "composition":  # a gateway-written Dialogmelding notat
         focus_ref = b.add(
-            "composition",
             {
                 "resourceType": "Composition",
                 "status": "final",
