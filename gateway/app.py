@@ -14,6 +14,7 @@ from gateway.config import Settings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.correlation import correlation
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
+from gateway.intake.mllp import start_mllp_server
 from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Pipeline
@@ -56,6 +57,11 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     )
 
 
+async def _hl7(intake: Intake, raw: bytes) -> bytes | None:
+    reply, _ = await intake.hl7v2_message(raw, "hl7v2-mllp")
+    return reply.body or None
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation])
     app[MAX_BODY] = settings.max_body_bytes
@@ -68,7 +74,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         gc.collect()
         gc.freeze()
         log.info("gateway_started", database=str(settings.database.name), directory=settings.directory.name)
+        mllp = await start_mllp_server(
+            lambda raw, peer: _hl7(parts.intake, raw), settings.host, settings.mllp_port
+        )
         yield
+        mllp.close()
+        await mllp.wait_closed()
         await parts.close()
 
     app.cleanup_ctx.append(parts_ctx)

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
+from benchmarks._server import free_port
 from gateway.app import build_app
 from gateway.config import Settings, load_settings
 
@@ -53,7 +54,13 @@ class Client:
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     return load_settings(
-        env={}, overrides={"data_dir": tmp_path / "data", "validation_workers": 0, **overrides}
+        env={},
+        overrides={
+            "data_dir": tmp_path / "data",
+            "validation_workers": 0,
+            "mllp_port": free_port(),
+            **overrides,
+        },
     )
 
 

@@ -40,6 +40,15 @@ async def process_message(request: web.Request) -> web.Response:
     return _fhir(reply.body, reply.status)
 
 
+async def process_hl7v2(request: web.Request) -> web.Response:
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return problem(413, "Body too large", f"the limit is {request.app[MAX_BODY]} bytes")
+    reply, _ = await request.app[INTAKE].hl7v2_message(body, "hl7v2-http")
+    return web.Response(body=reply.body, status=reply.status, content_type="x-application/hl7-v2+er7")
+
+
 def _feed_entry(row: OutboundRow) -> dict[str, object]:
     return {
         "cursor": row.seq,
@@ -130,6 +139,7 @@ async def openapi(_: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
     app.router.add_post("/fhir/$process-message", process_message)
+    app.router.add_post("/hl7v2", process_hl7v2)
     app.router.add_get("/feed/{her_id}", feed)
     app.router.add_get("/messages/{message_id}", message)
     app.router.add_get("/stays/{stay_id}", stay)

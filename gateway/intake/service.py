@@ -15,9 +15,13 @@ from adapters.fhir.inbound import (
     bundle_problems,
     decode_message_bundle,
 )
+from adapters.hl7v2.ack import Header, build_ack
+from adapters.hl7v2.mapping import map_message
+from adapters.hl7v2.message import Message, Separators
 from adapters.problems import InputRejected, Problem
 from gateway.clock import Clock, iso
 from gateway.errors import answer_for
+from gateway.ids import new_id
 from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
 from gateway.intake.validators import ValidatorPool, ValidatorUnavailable
 from gateway.pipeline.events import event_from_bundle
@@ -77,6 +81,68 @@ class Intake:
             produced=len(outcome.produced),
         )
         return Reply(200, outcome.response or b"", outcome)
+
+    async def hl7v2_message(self, raw: bytes, channel: str) -> tuple[Reply, bool]:
+        """An HL7 v2 message in, its ACK out (Reply.body; empty when enhanced mode wants none).
+
+        The second value says whether the message was accepted (for HTTP status codes).
+        """
+        now = iso(self.clock.now())
+        try:
+            msg = Message.parse(raw)
+        except InputRejected as exc:
+            log.info(
+                "event_rejected", channel=channel, problems=[f"{p.location}: {p.kind}" for p in exc.problems]
+            )
+            return self._hl7_rejected(Header(Separators()), exc.problems), False
+        header = Header.of(msg)
+        try:
+            bundle = map_message(msg)
+            event = event_from_bundle(bundle, now)
+        except InputRejected as exc:
+            log.info(
+                "event_rejected",
+                channel=channel,
+                control_id=header.control_id,
+                problems=[f"{p.location}: {p.kind}" for p in exc.problems],
+            )
+            return self._hl7_rejected(header, exc.problems), False
+        ack_id = new_id().replace("-", "")[:20]
+        try:
+            outcome = await self.store.write(
+                self.pipeline.unit(
+                    event,
+                    Received(channel, raw, now),
+                    lambda o: build_ack(header, "AA", control_id=ack_id) or b"",
+                )
+            )
+        except StoreUnavailable:
+            log.error("store_unavailable", channel=channel, control_id=header.control_id)
+            problem = Problem("MSH-10", "transient", "the gateway could not store the message; send it again")
+            return self._hl7_rejected(header, [problem]), False
+        log.info(
+            "event_accepted",
+            message_id=outcome.message_id,
+            control_id=header.control_id,
+            event_code=outcome.event_code,
+            channel=channel,
+            duplicate=outcome.duplicate,
+            stay=outcome.stay_id,
+            produced=len(outcome.produced),
+        )
+        return Reply(200, outcome.response or b"", outcome), True
+
+    def _hl7_rejected(self, header: Header, problems: list[Problem]) -> Reply:
+        answers = [answer_for(p.kind) for p in problems]
+        code = "AR" if any(a.ack == "AR" for a in answers) else "AE"
+        ack = build_ack(
+            header,
+            code,
+            [(p, a.hl7) for p, a in zip(problems, answers, strict=True)],
+            text=problems[0].text,
+            control_id=new_id().replace("-", "")[:20],
+        )
+        return Reply(max(a.http for a in answers), ack or b"")
 
     async def _problems(self, body: bytes, bundle: dict[str, Any]) -> list[Problem]:
         if self.validator is None:

@@ -1,0 +1,80 @@
+"""The MLLP listener: frames in, one handler call per message, the ACK framed back.
+
+Backpressure by construction: a connection's next frame is not read before its ACK is
+written, connections are capped, and a global semaphore caps messages in flight, so a burst
+waits in the senders' TCP buffers, not in our memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from adapters.hl7v2.framing import FrameError, frame, read_frame
+
+log = structlog.get_logger("mllp")
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    address: str
+    certificate_subject: str | None = None
+
+
+Handler = Callable[[bytes, Peer], Awaitable[bytes | None]]
+
+
+def _subject(writer: asyncio.StreamWriter) -> str | None:
+    cert = writer.get_extra_info("peercert")
+    if not cert:
+        return None
+    return ",".join(f"{k}={v}" for rdn in cert.get("subject", ()) for k, v in rdn)
+
+
+async def start_mllp_server(
+    handler: Handler,
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    max_frame_bytes: int = 4 * 1024 * 1024,
+    max_connections: int = 256,
+    max_in_flight: int = 64,
+    idle_timeout: float = 300.0,
+) -> asyncio.Server:
+    connections = asyncio.Semaphore(max_connections)
+    in_flight = asyncio.Semaphore(max_in_flight)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = Peer(str(writer.get_extra_info("peername")), _subject(writer))
+        if connections.locked():
+            log.warning("mllp_refused", reason="too many connections")
+            writer.close()
+            return
+        async with connections:
+            try:
+                while True:
+                    payload = await asyncio.wait_for(read_frame(reader, max_frame_bytes), idle_timeout)
+                    if payload is None:
+                        break
+                    async with in_flight:
+                        ack = await handler(payload, peer)
+                    if ack is not None:
+                        writer.write(frame(ack))
+                        await writer.drain()
+            except FrameError as exc:
+                log.warning("mllp_framing_error", reason=str(exc))
+            except (TimeoutError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+                with contextlib.suppress(ConnectionError, ssl.SSLError):
+                    await writer.wait_closed()
+
+    # the stream limit bounds readuntil: a frame over it is refused, not buffered
+    return await asyncio.start_server(serve, host, port, ssl=ssl_context, limit=max_frame_bytes + 16)
