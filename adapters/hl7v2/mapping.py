@@ -36,8 +36,9 @@ def message_type(msg: Message) -> tuple[str, str]:
 
 
 class _Mapper:
-    def __init__(self, msg: Message) -> None:
+    def __init__(self, msg: Message, require_person_id: bool = True) -> None:
         self.m = msg
+        self.require_person_id = require_person_id
         self.problems: list[Problem] = []
         self.entries: list[Resource] = []
 
@@ -150,8 +151,10 @@ class _Mapper:
             return {"resourceType": "Patient"}
         patient: Resource = {"resourceType": "Patient"}
         identifiers = self.person_identifiers(pid, 3, "PID-3")
-        if not any(i["system"] in codes.PERSON_ID_SYSTEMS for i in identifiers) and not any(
-            p.location == "PID-3" for p in self.problems
+        if (
+            self.require_person_id
+            and not any(i["system"] in codes.PERSON_ID_SYSTEMS for i in identifiers)
+            and not any(p.location == "PID-3" for p in self.problems)
         ):
             self.problem("PID-3", "required", "a fødselsnummer, D-nummer or H-nummer is required")
         if identifiers:
@@ -305,8 +308,12 @@ def message_key(msg: Message) -> str:
     return "v2-" + digest[:40]
 
 
-def map_message(msg: Message) -> Resource:
-    """The inbound message Bundle for one ADT or MDM^T02 message; InputRejected lists every problem."""
+def map_message(msg: Message, *, require_person_id: bool = True) -> Resource:
+    """The inbound message Bundle for one ADT or MDM^T02 message; InputRejected lists every problem.
+
+    require_person_id=False maps messages from abroad (the test corpus) whose PID-3 has no
+    Norwegian person number; the gateway itself always requires one.
+    """
     mtype, trigger = message_type(msg)
     control_id = msg.get("MSH-10")
     if not control_id:
@@ -315,7 +322,7 @@ def map_message(msg: Message) -> Resource:
         )
     if not ((mtype == "ADT" and trigger in ADT) or (mtype == "MDM" and trigger == "T02")):
         raise InputRejected([Problem("MSH-9", "unsupported", "message type is not one the gateway takes")])
-    mp = _Mapper(msg)
+    mp = _Mapper(msg, require_person_id)
     evn = msg.segment("EVN")
     event_time = to_fhir(msg.component(evn, 6)) or to_fhir(msg.component(evn, 2)) or to_fhir(msg.get("MSH-7"))
     patient = mp.patient()
@@ -340,7 +347,7 @@ def map_message(msg: Message) -> Resource:
     )
     header: Resource = {
         "resourceType": "MessageHeader",
-        "id": control_id,
+        "id": message_key(msg),
         "eventCoding": {"system": codes.V2_EVENT, "code": "T02" if mtype == "MDM" else trigger},
         "source": {"endpoint": f"urn:hl7v2:{msg.get('MSH-3') or 'unknown'}:{msg.get('MSH-4') or 'unknown'}"},
         "focus": [{"reference": focus_url}],

@@ -76,6 +76,10 @@ class Message:
 
     def __init__(self, text: str) -> None:
         text = text.lstrip("\ufeff \t\r\n")
+        if text.startswith(("FHS", "BHS")):
+            raise InputRejected(
+                [Problem("MSH", "unsupported", "batches (FHS/BHS) are not taken: send one message per frame")]
+            )
         if not text.startswith("MSH") or len(text) < 8:
             raise InputRejected([Problem("MSH", "syntax", "message must start with an MSH segment")])
         fs = text[3]
