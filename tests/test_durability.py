@@ -122,3 +122,24 @@ async def test_nothing_acknowledged_is_lost_on_kill_9(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+async def test_the_write_ahead_log_stays_bounded_under_steady_intake(tmp_path: Path) -> None:
+    """Checkpoints must keep up: a WAL that only grows makes every commit slower (it did once)."""
+    from gateway.app import build_parts
+
+    parts = await build_parts(settings_for(tmp_path))
+    try:
+        for chunk in range(4):
+            await asyncio.gather(
+                *(
+                    parts.intake.fhir_message(
+                        orjson.dumps(b.message("A01", b.patient(), b.encounter(f"W{chunk}-{n}")))
+                    )
+                    for n in range(150)
+                )
+            )
+        wal = parts.settings.database.with_name(parts.settings.database.name + "-wal")
+        assert wal.stat().st_size < 8 * 1024 * 1024
+    finally:
+        await parts.close()

@@ -29,7 +29,6 @@ from gateway.store.base import (
 T = TypeVar("T")
 
 MAX_BATCH = 256
-CHECKPOINT_SECONDS = 1.0
 _OUTBOUND_COLS = (
     "seq, message_id, conversation_id, parent_id, notice_key, stay_id, message_type, "
     "dispatch_status, recipient_her, recipient_kind, fingerprint, status, created_at, "
@@ -278,8 +277,6 @@ class SqliteStore:
         self._batcher: asyncio.Task[None] | None = None
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-read")
         self._local = threading.local()
-        self._checkpointing = threading.Event()
-        self._checkpointer: threading.Thread | None = None
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -288,15 +285,6 @@ class SqliteStore:
         self._tx = SqliteTx(self._conn)
         self._wake = asyncio.Event()
         self._batcher = asyncio.create_task(self._run_batches(), name="sqlite-batcher")
-        # Checkpoints copy the WAL into the database and fsync it; left to autocheckpoint they run
-        # inside some COMMIT, on the loop. A helper thread does them instead (PASSIVE: never blocks
-        # the writer), so commit latency stays flat.
-        self._conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._checkpointing = threading.Event()
-        self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
-        )
-        self._checkpointer.start()
 
     async def close(self) -> None:
         if self._batcher is not None:
@@ -306,23 +294,10 @@ class SqliteStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._batcher
             self._batcher = None
-        if self._checkpointer is not None:
-            self._checkpointing.set()
-            await asyncio.to_thread(self._checkpointer.join)
-            self._checkpointer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         self._readers.shutdown(wait=True)
-
-    def _checkpoint_loop(self) -> None:
-        conn = _connect(self.path)
-        try:
-            while not self._checkpointing.wait(CHECKPOINT_SECONDS):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
 
     async def write(self, unit: Callable[[SqliteTx], T]) -> T:
         if self._batcher is None or self._wake is None:
