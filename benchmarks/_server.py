@@ -46,37 +46,48 @@ class Gateway:
         return cpu_seconds(self.pid)
 
 
+def start_gateway(
+    data_dir: Path, port: int, mllp_port: int, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`gateway serve` as a child process; the caller waits for it with wait_until_up."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--mllp-port",
+        str(mllp_port),
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+    return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
+
+
+def wait_until_up(base: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("gateway did not start") from None
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def running_gateway(*extra: str, env: dict[str, str] | None = None) -> Iterator[Gateway]:
     with tempfile.TemporaryDirectory() as tmp:
         port, mllp = free_port(), free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--mllp-port",
-            str(mllp),
-            "--data-dir",
-            str(Path(tmp) / "data"),
-            "--log-level",
-            "warning",
-            *extra,
-        ]
-        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})})
+        proc = start_gateway(Path(tmp) / "data", port, mllp, *extra, env=env)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/health", timeout=1).read()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("gateway did not start") from None
-                    time.sleep(0.1)
+            wait_until_up(base, proc)
             yield Gateway(base, proc.pid, mllp)
         finally:
             proc.terminate()

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.hl7v2.framing import frame, read_frame  # noqa: E402
-from benchmarks._server import Gateway, running_gateway  # noqa: E402
-from tests.hl7_builders import adt  # noqa: E402
+from adapters.hl7v2.framing import frame, read_frame
+from benchmarks._server import Gateway, running_gateway
+from tests.hl7_builders import adt
 
 
 async def drive(port: int, frames: list[bytes], connections: int) -> tuple[float, list[float]]:
@@ -46,9 +46,11 @@ def run(gw: Gateway, messages: int, connections: int, prefix: str) -> None:
     cpu0 = gw.cpu()
     elapsed, lat = asyncio.run(drive(gw.mllp_port, frames, connections))
     q = statistics.quantiles(lat, n=100)
-    print(f"  {connections} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
-          f"gateway CPU {(gw.cpu() - cpu0) / messages * 1000:.2f} s per 1,000, "
-          f"ACK latency p50 {q[49] * 1000:.1f} ms p99 {q[98] * 1000:.1f} ms")
+    print(
+        f"  {connections} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
+        f"gateway CPU {(gw.cpu() - cpu0) / messages * 1000:.2f} s per 1,000, "
+        f"ACK latency p50 {q[49] * 1000:.1f} ms p99 {q[98] * 1000:.1f} ms"
+    )
 
 
 def main() -> None:

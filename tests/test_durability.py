@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
-from benchmarks._server import free_port
+from benchmarks._server import free_port, start_gateway, wait_until_up
 from gateway.app import build_app
 from tests import builders as b
 from tests.conftest import settings_for
@@ -46,37 +45,9 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 30
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(base + "/health") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gateway did not start")
-            await asyncio.sleep(0.1)
+    proc = start_gateway(data_dir, port, free_port())
+    wait_until_up(f"http://127.0.0.1:{port}", proc)
+    return proc
 
 
 @pytest.mark.slow
@@ -88,7 +59,6 @@ async def test_nothing_acknowledged_is_lost_on_kill_9(tmp_path: Path) -> None:
     proc = _start(data_dir, port)
     acknowledged: dict[bytes, bytes] = {}
     try:
-        await _wait_ready(base)
         bodies = [orjson.dumps(b.message("A01", b.patient(), b.encounter(f"K{n}"))) for n in range(3000)]
         queue = list(bodies)
 
@@ -113,7 +83,6 @@ async def test_nothing_acknowledged_is_lost_on_kill_9(tmp_path: Path) -> None:
         proc.wait()
         assert 200 <= len(acknowledged) < len(bodies)
         proc = _start(data_dir, port)
-        await _wait_ready(base)
         async with aiohttp.ClientSession() as session:
             for body, answer in acknowledged.items():
                 assert await _post(session, base, body) == (200, answer)

@@ -29,6 +29,7 @@ from gateway.store.base import (
 T = TypeVar("T")
 
 MAX_BATCH = 256
+_STAY_COLS = "stay_id, stay_key, patient_ref, status, state, created_at, updated_at"
 _OUTBOUND_COLS = (
     "seq, message_id, conversation_id, parent_id, notice_key, stay_id, message_type, "
     "dispatch_status, recipient_her, recipient_kind, fingerprint, status, created_at, "
@@ -116,8 +117,7 @@ class SqliteTx:
 
     def get_stay(self, stay_key: str) -> StayRow | None:
         row = self.c.execute(
-            "SELECT stay_id, stay_key, patient_ref, status, state, created_at, updated_at "
-            "FROM stays WHERE stay_key = ?",
+            f"SELECT {_STAY_COLS} FROM stays WHERE stay_key = ?",
             (stay_key,),
         ).fetchone()
         return _stay(row) if row else None
@@ -210,8 +210,7 @@ class SqliteTx:
         return [
             _stay(r)
             for r in self.c.execute(
-                "SELECT stay_id, stay_key, patient_ref, status, state, created_at, updated_at "
-                "FROM stays WHERE patient_ref = ? ORDER BY stay_id",
+                f"SELECT {_STAY_COLS} FROM stays WHERE patient_ref = ? ORDER BY stay_id",
                 (patient_ref,),
             )
         ]
@@ -241,8 +240,7 @@ class SqliteReader(SqliteTx):
 
     def stay_by_id(self, stay_id: int) -> StayRow | None:
         row = self.c.execute(
-            "SELECT stay_id, stay_key, patient_ref, status, state, created_at, updated_at "
-            "FROM stays WHERE stay_id = ?",
+            f"SELECT {_STAY_COLS} FROM stays WHERE stay_id = ?",
             (stay_id,),
         ).fetchone()
         return _stay(row) if row else None
