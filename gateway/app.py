@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,9 +13,12 @@ from aiohttp import web
 
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
+from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.correlation import correlation
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
+from gateway.http.subscriptions import CLOCK, DELIVERER
+from gateway.http.subscriptions import add_routes as add_subscription_routes
 from gateway.intake.mllp import start_mllp_server
 from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
@@ -62,6 +67,11 @@ async def _hl7(intake: Intake, raw: bytes) -> bytes | None:
     return reply.body or None
 
 
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    schedule = [float(x) for x in settings.retry_schedule.split(",") if x.strip()] or list(DEFAULT_SCHEDULE)
+    return DeliverySettings(schedule=schedule, timeout=float(settings.delivery_timeout))
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation])
     app[MAX_BODY] = settings.max_body_bytes
@@ -77,11 +87,19 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         mllp = await start_mllp_server(
             lambda raw, peer: _hl7(parts.intake, raw), settings.host, settings.mllp_port
         )
+        deliverer = Deliverer(parts.store, parts.clock, delivery_settings(settings))
+        parts.intake.after_commit = deliverer.wake
+        app[DELIVERER], app[CLOCK] = deliverer, parts.clock
+        delivering = asyncio.create_task(deliverer.run(), name="deliverer")
         yield
+        delivering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivering
         mllp.close()
         await mllp.wait_closed()
         await parts.close()
 
     app.cleanup_ctx.append(parts_ctx)
     add_routes(app)
+    add_subscription_routes(app)
     return app

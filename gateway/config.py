@@ -20,6 +20,8 @@ class Settings:
     directory: Path = DEMO_DIRECTORY
     max_body_bytes: int = 5 * 1024 * 1024
     log_level: str = "info"
+    retry_schedule: str = ""  # webhook retry delays in seconds, comma-separated; "" = the default ≈ 3 days
+    delivery_timeout: int = 10  # seconds per webhook request
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
 
     @property

@@ -6,6 +6,7 @@ answer's semantics are the same whichever way an event came in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,7 @@ class Intake:
         # Model validation is the one costly CPU step of intake; a worker process runs it on the
         # second core while this loop serves sockets and the store commits.
         self.validator = validator
+        self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the deliverer
 
     async def fhir_message(self, body: bytes) -> Reply:
         now = iso(self.clock.now())
@@ -71,6 +73,8 @@ class Intake:
             )
         except StoreUnavailable:
             return self._transient("store_unavailable", request_id, event_code, now)
+        if outcome.produced:
+            self.after_commit()
         log.info(
             "event_accepted",
             message_id=outcome.message_id,
@@ -120,6 +124,8 @@ class Intake:
             log.error("store_unavailable", channel=channel, control_id=header.control_id)
             problem = Problem("MSH-10", "transient", "the gateway could not store the message; send it again")
             return self._hl7_rejected(header, [problem]), False
+        if outcome.produced:
+            self.after_commit()
         log.info(
             "event_accepted",
             message_id=outcome.message_id,

@@ -129,6 +129,7 @@ class Pipeline:
             for action in plan(desired, tx.stay_outbound(stay.stay_id))
         ]
         tx.insert_outbound(stay.stay_id, seq, now, rows)
+        tx.enqueue_deliveries(rows, stay.stay_key, now)  # in order per stay, to each push subscriber
         person = person_of(state)
         if person and stay.patient_ref != self.pseudonym(person[1]):
             tx.set_stay_patient(stay.stay_id, self.pseudonym(person[1]))

@@ -80,6 +80,31 @@ class NewOutbound:
     payload: bytes
 
 
+@dataclass(slots=True)
+class Subscription:
+    subscription_id: str
+    her_ids: list[str]
+    message_types: list[str]
+    format: str
+    mode: str  # push | pull
+    endpoint: str | None
+    secrets: list[str]  # the current secret first; a second one while rotating
+    status: str  # active | disabled
+    created_at: str
+
+
+@dataclass(slots=True)
+class DeliveryRow:
+    subscription_id: str
+    outbound_seq: int
+    message_id: str  # the webhook-id: the same on every retry
+    attempts: int
+    endpoint: str
+    secrets: str  # JSON, as stored
+    payload: bytes
+    order_key: str
+
+
 class Tx(Protocol):
     """The operations one unit of work may perform, all inside one transaction."""
 
@@ -115,6 +140,25 @@ class Tx(Protocol):
     def outbound_payload(self, message_id: str) -> bytes | None: ...
     def stays_of_patient(self, patient_ref: str) -> list[StayRow]: ...
     def set_stay_patient(self, stay_id: int, patient_ref: str) -> None: ...
+    def enqueue_deliveries(self, rows: Sequence[NewOutbound], order_key: str, now: str) -> None: ...
+    def create_subscription(self, sub: Subscription) -> None: ...
+    def subscription(self, subscription_id: str) -> Subscription | None: ...
+    def update_subscription(
+        self, subscription_id: str, *, status: str | None = None, secrets: list[str] | None = None
+    ) -> None: ...
+    def due_deliveries(self, now: str, limit: int) -> list[DeliveryRow]: ...
+    def record_attempt(
+        self,
+        subscription_id: str,
+        outbound_seq: int,
+        *,
+        status: str,
+        next_attempt_at: str,
+        error: str | None,
+        now: str,
+    ) -> None: ...
+    def deliveries(self, subscription_id: str, status: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def redeliver(self, subscription_id: str, message_ids: Sequence[str] | None, now: str) -> int: ...
 
 
 class Reader(Protocol):

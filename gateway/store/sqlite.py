@@ -25,6 +25,7 @@ from gateway.store.base import (
     StayRow,
     StoreUnavailable,
 )
+from gateway.store.sqlite_delivery import DeliverySql
 
 T = TypeVar("T")
 
@@ -73,15 +74,25 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _split_sql(sql: str) -> list[str]:
-    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Statements of a migration script, split where SQLite itself says a statement is complete."""
+    statements, current = [], ""
+    for line in sql.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in current.splitlines()
+    ):
+        raise ValueError("migration ends inside a statement")
+    return statements
 
 
 def _outbound(row: Sequence[Any], payload: bytes | None = None) -> OutboundRow:
     return OutboundRow(*row, payload=payload)
 
 
-class SqliteTx:
+class SqliteTx(DeliverySql):
     """The Tx of gateway.store.base over one sqlite3 connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

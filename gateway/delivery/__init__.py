@@ -1,0 +1,1 @@
+"""Getting outbound messages to subscribers: signed webhooks with retries, and the pull feed."""

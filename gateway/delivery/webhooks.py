@@ -1,0 +1,155 @@
+"""The push deliverer: due deliveries out to subscribers' endpoints, outcomes back into the store.
+
+Only 2xx counts as delivered. 410 disables the subscription. 429 and 503 with Retry-After wait
+as long as asked (capped by the next step of the schedule's end); anything else waits for the
+next step of the retry schedule, with ±20 % jitter so that a recovering subscriber is not hit
+by every message at once. After the last step the delivery is dead: visible in the API and
+redeliverable. Each subscriber has its own small concurrency budget and every request its
+own timeout, so a slow or silent subscriber cannot hold up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import aiohttp
+import orjson
+import structlog
+
+from gateway.clock import Clock, iso
+from gateway.delivery.signing import signed_headers
+from gateway.store.base import DeliveryRow, Store, Tx
+
+log = structlog.get_logger("delivery")
+
+DEFAULT_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 72000)  # ≈ 2.6 days in all
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+@dataclass
+class DeliverySettings:
+    schedule: Sequence[float] = DEFAULT_SCHEDULE
+    timeout: float = 10.0
+    per_subscriber: int = 4
+    batch: int = 200
+    idle_poll: float = 1.0
+
+
+@dataclass
+class _Outcome:
+    status: str  # delivered | pending | dead
+    delay: float = 0.0
+    error: str | None = None
+    disable: bool = False
+
+
+@dataclass
+class Deliverer:
+    store: Store
+    clock: Clock
+    settings: DeliverySettings = field(default_factory=DeliverySettings)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _busy: set[tuple[str, str]] = field(default_factory=set)  # (subscription, order key) in flight
+    _budgets: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def wake(self) -> None:
+        """Called after a commit that may have queued deliveries."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+        connector = aiohttp.TCPConnector(limit=256)
+        async with aiohttp.ClientSession(
+            timeout=timeout, connector=connector, auto_decompress=False
+        ) as session:
+            try:
+                while True:
+                    self._wake.clear()
+                    now = iso(self.clock.now())
+                    due = await self.store.read(lambda r, now=now: r.due_deliveries(now, self.settings.batch))
+                    for row in due:
+                        # a patient's next message waits until the one before it is settled
+                        if (row.subscription_id, row.order_key) not in self._busy:
+                            self._busy.add((row.subscription_id, row.order_key))
+                            task = asyncio.create_task(self._deliver(session, row))
+                            self._tasks.add(task)
+                            task.add_done_callback(self._tasks.discard)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
+            finally:
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _deliver(self, session: aiohttp.ClientSession, row: DeliveryRow) -> None:
+        budget = self._budgets.setdefault(
+            row.subscription_id, asyncio.Semaphore(self.settings.per_subscriber)
+        )
+        try:
+            async with budget:
+                outcome = await self._attempt(session, row)
+            now = self.clock.now()
+            next_at = iso(now + timedelta(seconds=outcome.delay))
+
+            def record(tx: Tx) -> None:
+                tx.record_attempt(
+                    row.subscription_id,
+                    row.outbound_seq,
+                    status=outcome.status,
+                    next_attempt_at=next_at,
+                    error=outcome.error,
+                    now=iso(now),
+                )
+                if outcome.disable:
+                    tx.update_subscription(row.subscription_id, status="disabled")
+
+            # the outcome must be stored even if the deliverer is being stopped
+            await asyncio.shield(self.store.write(record))
+            log.info(
+                "delivery_attempt",
+                subscription=row.subscription_id,
+                message_id=row.message_id,
+                attempt=row.attempts + 1,
+                status=outcome.status,
+                error=outcome.error,
+            )
+        finally:
+            self._busy.discard((row.subscription_id, row.order_key))
+            self._wake.set()
+
+    async def _attempt(self, session: aiohttp.ClientSession, row: DeliveryRow) -> _Outcome:
+        headers = signed_headers(orjson.loads(row.secrets), row.message_id, self.clock.now(), row.payload)
+        headers["Content-Type"] = "application/fhir+json"
+        try:
+            async with session.post(
+                row.endpoint, data=row.payload, headers=headers, allow_redirects=False
+            ) as resp:
+                await resp.content.read(MAX_RESPONSE_BYTES)  # a huge body is not read, let alone kept
+                status, retry_after = resp.status, resp.headers.get("Retry-After")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return self._retry(row, f"{type(exc).__name__}")
+        if 200 <= status < 300:
+            return _Outcome("delivered")
+        if status == 410:
+            return _Outcome("dead", error="410 Gone: subscription disabled", disable=True)
+        outcome = self._retry(row, f"HTTP {status}")
+        if (
+            status in (429, 503)
+            and retry_after
+            and retry_after.strip().isdigit()
+            and outcome.status == "pending"
+        ):
+            outcome.delay = min(float(retry_after), max(self.settings.schedule))
+        return outcome
+
+    def _retry(self, row: DeliveryRow, error: str) -> _Outcome:
+        step = row.attempts  # attempts made before this one
+        if step >= len(self.settings.schedule):
+            return _Outcome("dead", error=error)
+        return _Outcome("pending", delay=self.settings.schedule[step] * random.uniform(0.8, 1.2), error=error)

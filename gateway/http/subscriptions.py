@@ -1,0 +1,155 @@
+"""Subscriptions: who wants which recipients' messages, pushed to an endpoint or pulled from the feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from adapters.fhir import codes
+from gateway.clock import Clock, iso
+from gateway.delivery.signing import new_secret
+from gateway.delivery.webhooks import Deliverer
+from gateway.http.problems import problem
+from gateway.http.routes import STORE
+from gateway.ids import new_id
+from gateway.store.base import Subscription, Tx
+
+CLOCK = web.AppKey("clock", Clock)
+DELIVERER = web.AppKey("deliverer", Deliverer)
+FORMATS = ("fhir+json",)
+
+
+def _view(sub: Subscription) -> dict[str, Any]:
+    return {
+        "id": sub.subscription_id,
+        "herIds": sub.her_ids,
+        "messageTypes": sub.message_types,
+        "format": sub.format,
+        "mode": sub.mode,
+        "endpoint": sub.endpoint,
+        "status": sub.status,
+        "created": sub.created_at,
+    }
+
+
+def _validate(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    her_ids = body.get("herIds")
+    if (
+        not isinstance(her_ids, list)
+        or not her_ids
+        or not all(isinstance(h, str) and h.isdigit() for h in her_ids)
+    ):
+        return "'herIds' must be a non-empty list of HER-ids (digits)"
+    types = body.get("messageTypes", [])
+    if not isinstance(types, list) or any(t not in codes.MESSAGE_TYPES for t in types):
+        return f"'messageTypes' must be a list of {sorted(codes.MESSAGE_TYPES)}"
+    if body.get("format", "fhir+json") not in FORMATS:
+        return f"'format' must be one of {list(FORMATS)}"
+    mode = body.get("mode", "push")
+    if mode not in ("push", "pull"):
+        return "'mode' must be 'push' or 'pull'"
+    endpoint = body.get("endpoint")
+    if mode == "push" and not (isinstance(endpoint, str) and endpoint.startswith(("https://", "http://"))):
+        return "a push subscription needs an http(s) 'endpoint'"
+    return None
+
+
+async def _json(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return None
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await _json(request)
+    if (error := _validate(body)) is not None:
+        return problem(422, "Invalid subscription", error)
+    secret = new_secret()
+    sub = Subscription(
+        new_id(),
+        body["herIds"],
+        body.get("messageTypes", []),
+        body.get("format", "fhir+json"),
+        body.get("mode", "push"),
+        body.get("endpoint"),
+        [secret],
+        "active",
+        iso(request.app[CLOCK].now()),
+    )
+    await request.app[STORE].write(lambda tx: tx.create_subscription(sub))
+    # the secret is shown once, here; afterwards only its holder knows it
+    return web.json_response({**_view(sub), "secret": secret}, status=201)
+
+
+async def _find(request: web.Request) -> Subscription | None:
+    sub_id = request.match_info["subscription_id"]
+    return await request.app[STORE].read(lambda r: r.subscription(sub_id))
+
+
+async def show(request: web.Request) -> web.Response:
+    sub = await _find(request)
+    return web.json_response(_view(sub)) if sub else problem(404, "No such subscription")
+
+
+async def disable(request: web.Request) -> web.Response:
+    sub = await _find(request)
+    if sub is None:
+        return problem(404, "No such subscription")
+    await request.app[STORE].write(lambda tx: tx.update_subscription(sub.subscription_id, status="disabled"))
+    return web.Response(status=204)
+
+
+async def rotate_secret(request: web.Request) -> web.Response:
+    """A new secret; the previous one stays valid beside it until the next rotation."""
+    sub = await _find(request)
+    if sub is None:
+        return problem(404, "No such subscription")
+    secret = new_secret()
+    await request.app[STORE].write(
+        lambda tx: tx.update_subscription(sub.subscription_id, secrets=[secret, sub.secrets[0]])
+    )
+    return web.json_response({"id": sub.subscription_id, "secret": secret})
+
+
+async def deliveries(request: web.Request) -> web.Response:
+    sub = await _find(request)
+    if sub is None:
+        return problem(404, "No such subscription")
+    status = request.query.get("status")
+    if status not in (None, "pending", "delivered", "dead"):
+        return problem(400, "Bad status", "status must be pending, delivered or dead")
+    rows = await request.app[STORE].read(lambda r: r.deliveries(sub.subscription_id, status, 500))
+    return web.json_response({"subscription": sub.subscription_id, "deliveries": rows})
+
+
+async def redeliver(request: web.Request) -> web.Response:
+    """Dead deliveries again: the listed message ids, or all of them."""
+    sub = await _find(request)
+    if sub is None:
+        return problem(404, "No such subscription")
+    body = await _json(request) if request.can_read_body else {}
+    ids = (body or {}).get("messageIds")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        return problem(422, "Invalid request", "'messageIds' must be a list of message ids")
+    now = iso(request.app[CLOCK].now())
+
+    def unit(tx: Tx) -> int:
+        return tx.redeliver(sub.subscription_id, ids, now)
+
+    count = await request.app[STORE].write(unit)
+    request.app[DELIVERER].wake()
+    return web.json_response({"requeued": count})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/subscriptions", create)
+    app.router.add_get("/subscriptions/{subscription_id}", show)
+    app.router.add_delete("/subscriptions/{subscription_id}", disable)
+    app.router.add_post("/subscriptions/{subscription_id}/rotate-secret", rotate_secret)
+    app.router.add_get("/subscriptions/{subscription_id}/deliveries", deliveries)
+    app.router.add_post("/subscriptions/{subscription_id}/redeliver", redeliver)
