@@ -55,6 +55,11 @@ class Deliverer:
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _busy: set[tuple[str, str]] = field(default_factory=set)  # (subscription, order key) in flight
+    # A delivery settled while a read of due ones was under way may still look pending in that
+    # read's snapshot; it is remembered, with the settlement count at the time, until a read that
+    # started later has seen it.
+    _settled: dict[tuple[str, int], int] = field(default_factory=dict)
+    _settlements: int = 0
     _budgets: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -72,14 +77,19 @@ class Deliverer:
                 while True:
                     self._wake.clear()
                     now = iso(self.clock.now())
+                    read_from = self._settlements
                     due = await self.store.read(lambda r, now=now: r.due_deliveries(now, self.settings.batch))
                     for row in due:
                         # a patient's next message waits until the one before it is settled
-                        if (row.subscription_id, row.order_key) not in self._busy:
+                        if (row.subscription_id, row.order_key) not in self._busy and (
+                            row.subscription_id,
+                            row.outbound_seq,
+                        ) not in self._settled:
                             self._busy.add((row.subscription_id, row.order_key))
                             task = asyncio.create_task(self._deliver(session, row))
                             self._tasks.add(task)
                             task.add_done_callback(self._tasks.discard)
+                    self._settled = {k: n for k, n in self._settled.items() if n > read_from}
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
             finally:
@@ -120,6 +130,8 @@ class Deliverer:
                 error=outcome.error,
             )
         finally:
+            self._settlements += 1
+            self._settled[(row.subscription_id, row.outbound_seq)] = self._settlements
             self._busy.discard((row.subscription_id, row.order_key))
             self._wake.set()
 

@@ -128,14 +128,15 @@ class Pipeline:
             self._realise(tx, action, state, to, now)
             for action in plan(desired, tx.stay_outbound(stay.stay_id))
         ]
-        tx.insert_outbound(stay.stay_id, seq, now, rows)
-        tx.enqueue_deliveries(rows, stay.stay_key, now)  # in order per stay, to each push subscriber
         person = person_of(state)
-        if person and stay.patient_ref != self.pseudonym(person[1]):
-            tx.set_stay_patient(stay.stay_id, self.pseudonym(person[1]))
+        patient_ref = self.pseudonym(person[1]) if person else stay.patient_ref
+        if patient_ref != stay.patient_ref:
+            tx.set_stay_patient(stay.stay_id, patient_ref)
+        tx.insert_outbound(stay.stay_id, seq, now, rows)
+        tx.enqueue_deliveries(rows, patient_ref, now)  # in order per patient, to each push subscriber
         tx.update_stay(stay.stay_id, state.status, state.summary(), now)
         outcome.stay_id, outcome.stay_status = stay.stay_id, state.status
-        outcome.gaps = _relevant_gaps(to, state)
+        outcome.gaps = to.gaps
         outcome.produced += [
             Produced(r.message_id, r.message_type, r.dispatch_status, r.recipient_her, r.recipient_kind)
             for r in rows
@@ -181,10 +182,6 @@ class Pipeline:
             "ready",
             _as_cancel(tx.outbound_payload(prev.message_id) or b"{}", env),
         )
-
-
-def _relevant_gaps(to: Recipients, state: StayState) -> list[Problem]:
-    return to.gaps
 
 
 def _merged_person_ids(event: InboundEvent) -> list[str]:
