@@ -92,7 +92,9 @@ async def test_kill_9_under_load_with_live_and_absent_subscribers(tmp_path: Path
             wait_until_up(base, proc)
             async with session.get(base + f"/feed/{NURSING}?limit=500") as resp:
                 feed = [e["messageId"] for e in (await resp.json())["entries"]]
-            assert len(feed) == len(acknowledged)  # one LOG_INNLAGT per acknowledged admission
+            # one LOG_INNLAGT per acknowledged admission, plus at most one per client for events
+            # committed whose answer the kill cut off (the sender resends; it is then a duplicate)
+            assert len(acknowledged) <= len(feed) <= len(acknowledged) + 4
             deadline = time.monotonic() + 60
             while set(live.seen) < set(feed):
                 assert time.monotonic() < deadline, "the live subscriber did not get everything"
