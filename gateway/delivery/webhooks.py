@@ -35,7 +35,7 @@ MAX_RESPONSE_BYTES = 64 * 1024
 class DeliverySettings:
     schedule: Sequence[float] = DEFAULT_SCHEDULE
     timeout: float = 10.0
-    per_subscriber: int = 4
+    per_subscriber: int = 32
     batch: int = 200
     idle_poll: float = 1.0
 

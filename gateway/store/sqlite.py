@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
+import structlog
 
 from gateway.store.base import (
     InboundRow,
@@ -28,8 +29,10 @@ from gateway.store.base import (
 from gateway.store.sqlite_delivery import DeliverySql
 
 T = TypeVar("T")
+log = structlog.get_logger("store")
 
 MAX_BATCH = 256
+CLOSE_SECONDS = 5.0
 _STAY_COLS = "stay_id, stay_key, patient_ref, status, state, created_at, updated_at"
 _OUTBOUND_COLS = (
     "seq, message_id, conversation_id, parent_id, notice_key, stay_id, message_type, "
@@ -297,8 +300,12 @@ class SqliteStore:
 
     async def close(self) -> None:
         if self._batcher is not None:
-            while self._pending:
+            deadline = asyncio.get_running_loop().time() + CLOSE_SECONDS
+            while self._pending and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.01)
+            for _, future in self._pending:  # never leave a caller waiting forever
+                _settle(future, None, StoreUnavailable("store closed"))
+            self._pending = []
             self._batcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._batcher
@@ -343,14 +350,16 @@ class SqliteStore:
                 self._wake.set()
             if not batch:
                 continue
-            outcomes = self._run_units(self._conn, self._tx, batch)
             try:
+                outcomes = self._run_units(self._conn, self._tx, batch)
                 self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
+            except Exception as exc:  # the batcher must outlive any batch: fail these, keep serving
+                log.error("store_batch_failed", error=type(exc).__name__, units=len(batch))
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
                 failure = StoreUnavailable(f"commit failed: {type(exc).__name__}")
-                outcomes = [(future, None, failure) for future, _, _ in outcomes]
+                outcomes = [(future, None, failure) for _, future in batch]
             for future, result, error in outcomes:
                 _settle(future, result, error)
 

@@ -1,0 +1,171 @@
+"""Signed webhook delivery to a local subscriber that verifies every signature.
+
+1. Drain: N messages for many patients wait for a subscriber that is down; it comes up and the
+   time until it has all of them gives deliveries per second.
+2. Latency: events at a steady rate (three messages each, all subscribed), from the moment the
+   intake answered (the messages are committed then) to the subscriber's receipt, p50/p95/p99.
+
+    python benchmarks/bench_delivery.py [--messages 3000] [--rate 200] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+from aiohttp import web
+from standardwebhooks.webhooks import Webhook
+from stdnum.no import fodselsnummer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._server import free_port, running_gateway
+from tests import builders
+
+HERS = ["8100011", "8100012", "8200011"]
+
+
+def person_numbers(count: int) -> list[str]:
+    """Valid made-up fødselsnumre, so that every event is a different patient (own delivery order)."""
+    out: list[str] = []
+    for day in range(1, 29):
+        for year in range(40, 99):
+            for serial in range(100, 500):
+                base = f"{day:02d}01{year:02d}{serial:03d}"
+                k1 = fodselsnummer.calc_check_digit1(base)
+                k2 = fodselsnummer.calc_check_digit2(base + k1) if len(k1) == 1 else "10"
+                if len(k2) == 1 and fodselsnummer.is_valid(base + k1 + k2):
+                    out.append(base + k1 + k2)
+                    if len(out) == count:
+                        return out
+    raise ValueError("not that many")
+
+
+class Subscriber:
+    def __init__(self, secret: str = "") -> None:
+        self.secret = secret
+        self.arrived: dict[str, float] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        Webhook(self.secret).verify(body, dict(request.headers), json_parse=False)
+        self.arrived.setdefault(request.headers["webhook-id"], time.perf_counter())
+        return web.Response(status=204)
+
+
+async def start(sub: Subscriber, port: int) -> web.AppRunner:
+    app = web.Application()
+    app.router.add_post("/hook", sub.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def subscribe(session: aiohttp.ClientSession, base: str, port: int) -> str:
+    body = {"herIds": HERS, "mode": "push", "endpoint": f"http://127.0.0.1:{port}/hook"}
+    async with session.post(base + "/subscriptions", data=orjson.dumps(body)) as resp:
+        return str((await resp.json())["secret"])
+
+
+async def post(session: aiohttp.ClientSession, base: str, body: bytes) -> list[str]:
+    async with session.post(base + "/fhir/$process-message", data=body) as resp:
+        issues = (await resp.json(content_type=None))["entry"][1]["resource"]["issue"]
+    return [i["diagnostics"].rsplit(" ", 1)[1] for i in issues if " as message " in i["diagnostics"]]
+
+
+async def drain(base: str, messages: int) -> None:
+    """All messages become due at once (redelivery of dead letters), so the figure is the
+    deliverer's own rate, not the retry schedule's."""
+    port = free_port()
+    people = person_numbers(messages // 2 + 1)
+    async with aiohttp.ClientSession() as session:
+        body = {"herIds": HERS, "mode": "push", "endpoint": f"http://127.0.0.1:{port}/hook"}
+        async with session.post(base + "/subscriptions", data=orjson.dumps(body)) as resp:
+            created = await resp.json()
+        sub = Subscriber(created["secret"])  # nobody listening yet: every message fails, then is dead
+        ids: list[str] = []
+        sem = asyncio.Semaphore(8)
+
+        async def one(n: int) -> None:
+            event = builders.message("A01", builders.patient(people[n]), builders.encounter(f"D{n}"))
+            async with sem:
+                ids.extend(await post(session, base, orjson.dumps(event)))
+
+        await asyncio.gather(*(one(n) for n in range(messages // 2)))
+        dead_url = f"{base}/subscriptions/{created['id']}/deliveries?status=dead"
+        while True:
+            async with session.get(dead_url) as resp:
+                if len((await resp.json())["deliveries"]) >= min(len(ids), 500):
+                    break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)
+        runner = await start(sub, port)
+        t0 = time.perf_counter()
+        async with session.post(f"{base}/subscriptions/{created['id']}/redeliver") as resp:
+            requeued = (await resp.json())["requeued"]
+        while len(sub.arrived) < requeued:
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - t0
+        await runner.cleanup()
+    print(
+        f"  drain: {requeued} messages for {messages // 2} patients delivered and verified in "
+        f"{elapsed:.2f} s = {requeued / elapsed:,.0f} deliveries/s"
+    )
+
+
+async def latency(base: str, rate: float, seconds: float) -> None:
+    port = free_port()
+    events = int(rate / 3 * seconds)
+    people = person_numbers(events + 1)
+    async with aiohttp.ClientSession() as session:
+        sub = Subscriber(await subscribe(session, base, port))
+        runner = await start(sub, port)
+        ready: dict[str, float] = {}
+
+        async def one(n: int) -> None:
+            body = orjson.dumps(
+                builders.message("A01", builders.patient(people[n]), builders.encounter(f"L{n}"))
+            )
+            ids = await post(session, base, body)
+            now = time.perf_counter()
+            ready.update({i: now for i in ids})
+
+        tasks = []
+        start_at = time.perf_counter()
+        for n in range(events):
+            await asyncio.sleep(max(0.0, start_at + n * 3 / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+        while len(sub.arrived) < len(ready):
+            await asyncio.sleep(0.01)
+        await runner.cleanup()
+    lat = sorted(max(0.0, sub.arrived[i] - ready[i]) for i in ready)
+    q = statistics.quantiles(lat, n=100)
+    print(
+        f"  latency at {rate:.0f} messages/s for {seconds:.0f} s ({len(lat)} messages): "
+        f"p50 {q[49] * 1000:.1f} ms  p95 {q[94] * 1000:.1f} ms  p99 {q[98] * 1000:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    print("Webhook delivery (Standard Webhooks signatures, verified by the subscriber)")
+    with running_gateway(env={"GATEWAY_RETRY_SCHEDULE": "0.01"}) as gw:
+        asyncio.run(drain(gw.base, args.messages))
+    with running_gateway() as gw:
+        asyncio.run(latency(gw.base, args.rate, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
