@@ -13,11 +13,14 @@ from aiohttp import web
 
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
+from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.correlation import correlation
+from gateway.http.receipts import RECEIPT_DEADLINE
+from gateway.http.receipts import add_routes as add_receipt_routes
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
-from gateway.http.subscriptions import CLOCK, DELIVERER
+from gateway.http.subscriptions import CLOCK, DELIVERER, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
 from gateway.intake.mllp import start_mllp_server
 from gateway.intake.service import Intake
@@ -88,8 +91,14 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             lambda raw, peer: _hl7(parts.intake, raw), settings.host, settings.mllp_port
         )
         deliverer = Deliverer(parts.store, parts.clock, delivery_settings(settings))
-        parts.intake.after_commit = deliverer.wake
-        app[DELIVERER], app[CLOCK] = deliverer, parts.clock
+        new_messages = NewMessages()
+
+        def after_commit() -> None:
+            deliverer.wake()
+            new_messages.notify()
+
+        parts.intake.after_commit = after_commit
+        app[DELIVERER], app[CLOCK], app[NEW_MESSAGES] = deliverer, parts.clock, new_messages
         delivering = asyncio.create_task(deliverer.run(), name="deliverer")
         yield
         delivering.cancel()
@@ -102,4 +111,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(parts_ctx)
     add_routes(app)
     add_subscription_routes(app)
+    add_receipt_routes(app)
+    app[RECEIPT_DEADLINE] = float(settings.receipt_deadline_hours)
     return app

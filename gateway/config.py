@@ -21,7 +21,10 @@ class Settings:
     max_body_bytes: int = 5 * 1024 * 1024
     log_level: str = "info"
     retry_schedule: str = ""  # webhook retry delays in seconds, comma-separated; "" = the default ≈ 3 days
-    delivery_timeout: int = 10  # seconds per webhook request
+    delivery_timeout: int = 10
+    receipt_deadline_hours: int = (
+        96  # no receipt by then = not received (HIS 80415)  # seconds per webhook request
+    )
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
 
     @property

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from adapters.fhir import codes
 from gateway.clock import Clock, iso
+from gateway.delivery.pull import NewMessages
 from gateway.delivery.signing import new_secret
 from gateway.delivery.webhooks import Deliverer
 from gateway.http.problems import problem
@@ -18,6 +19,7 @@ from gateway.store.base import Subscription, Tx
 
 CLOCK = web.AppKey("clock", Clock)
 DELIVERER = web.AppKey("deliverer", Deliverer)
+NEW_MESSAGES = web.AppKey("new_messages", NewMessages)
 FORMATS = ("fhir+json",)
 
 
@@ -146,7 +148,48 @@ async def redeliver(request: web.Request) -> web.Response:
     return web.json_response({"requeued": count})
 
 
+async def events(request: web.Request) -> web.Response:
+    """The pull feed: this subscription's messages by event number; waits up to `wait` seconds
+    (at most 30) for something new when there is nothing after the cursor."""
+    sub = await _find(request)
+    if sub is None:
+        return problem(404, "No such subscription")
+    try:
+        after = int(request.query.get("after", "0"))
+        limit = min(int(request.query.get("limit", "100")), 500)
+        wait = min(float(request.query.get("wait", "0")), 30.0)
+    except ValueError:
+        return problem(400, "Bad query", "after, limit and wait must be numbers")
+    rows = await request.app[STORE].read(lambda r: r.events(sub.subscription_id, after, limit))
+    if not rows and wait > 0:
+        await request.app[NEW_MESSAGES].wait(wait)
+        rows = await request.app[STORE].read(lambda r: r.events(sub.subscription_id, after, limit))
+    return web.json_response(
+        {
+            "subscription": sub.subscription_id,
+            "events": rows,
+            "nextCursor": rows[-1]["eventNumber"] if rows else after,
+        }
+    )
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    """A pull subscriber confirms it has everything up to an event number."""
+    sub = await _find(request)
+    if sub is None:
+        return problem(404, "No such subscription")
+    body = await _json(request)
+    up_to = body.get("upTo") if isinstance(body, dict) else None
+    if not isinstance(up_to, int) or up_to < 1:
+        return problem(422, "Invalid acknowledgement", "'upTo' must be an event number")
+    now = iso(request.app[CLOCK].now())
+    count = await request.app[STORE].write(lambda tx: tx.acknowledge(sub.subscription_id, up_to, now))
+    return web.json_response({"acknowledged": count})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/subscriptions/{subscription_id}/events", events)
+    app.router.add_post("/subscriptions/{subscription_id}/ack", acknowledge)
     app.router.add_post("/subscriptions", create)
     app.router.add_get("/subscriptions/{subscription_id}", show)
     app.router.add_delete("/subscriptions/{subscription_id}", disable)

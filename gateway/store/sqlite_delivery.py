@@ -66,17 +66,104 @@ class DeliverySql:
             )
 
     def enqueue_deliveries(self, rows: Sequence[NewOutbound], order_key: str, now: str) -> None:
-        """Every new outbound message, for every active push subscription that wants it."""
+        """Every new outbound message, for every active subscription that wants it, numbered per
+        subscription (its event number: consecutive, so a subscriber can see a gap)."""
         self.c.executemany(
-            "INSERT INTO deliveries (subscription_id, outbound_seq, order_key, status, next_attempt_at) "
-            "SELECT s.subscription_id, o.seq, ?, 'pending', ? FROM outbound o JOIN subscriptions s "
-            "ON s.status = 'active' AND s.mode = 'push' "
+            "INSERT INTO deliveries (subscription_id, outbound_seq, order_key, status, next_attempt_at, "
+            "event_number) "
+            "SELECT s.subscription_id, o.seq, ?, 'pending', ?, "
+            "  (SELECT coalesce(max(d.event_number), 0) + 1 FROM deliveries d "
+            "   WHERE d.subscription_id = s.subscription_id) "
+            "FROM outbound o JOIN subscriptions s ON s.status = 'active' "
             "WHERE o.message_id = ? "
             "AND EXISTS (SELECT 1 FROM json_each(s.her_ids) WHERE value = o.recipient_her) "
             "AND (json_array_length(s.message_types) = 0 "
             "     OR EXISTS (SELECT 1 FROM json_each(s.message_types) WHERE value = o.message_type))",
             [(order_key, now, r.message_id) for r in rows if r.status == "ready"],
         )
+
+    def events(self, subscription_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        """A subscription's messages by event number, after a cursor (the pull feed)."""
+        rows = self.c.execute(
+            "SELECT d.event_number, o.message_id, o.message_type, o.dispatch_status, o.conversation_id, "
+            "o.parent_id, o.recipient_her, o.created_at, d.status FROM deliveries d "
+            "JOIN outbound o ON o.seq = d.outbound_seq "
+            "WHERE d.subscription_id = ? AND d.event_number > ? ORDER BY d.event_number LIMIT ?",
+            (subscription_id, after, limit),
+        )
+        keys = (
+            "eventNumber",
+            "messageId",
+            "messageType",
+            "dispatchStatus",
+            "conversationId",
+            "parentId",
+            "recipient",
+            "created",
+            "status",
+        )
+        return [{**dict(zip(keys, r, strict=True)), "href": f"/messages/{r[1]}"} for r in rows]
+
+    def acknowledge(self, subscription_id: str, up_to: int, now: str) -> int:
+        """A pull subscriber has everything up to and including this event number."""
+        cur = self.c.execute(
+            "UPDATE deliveries SET status = 'delivered', delivered_at = ? "
+            "WHERE subscription_id = ? AND event_number <= ? AND status = 'pending'",
+            (now, subscription_id, up_to),
+        )
+        return cur.rowcount
+
+    def add_receipt(
+        self,
+        message_id: str,
+        status: str,
+        errors: list[dict[str, str]],
+        sender: str | None,
+        fmt: str,
+        now: str,
+        body: bytes,
+    ) -> bool:
+        """Record a receipt; True when it answers one of our messages (an unknown one is kept too)."""
+        known = self.c.execute("SELECT 1 FROM outbound WHERE message_id = ?", (message_id,)).fetchone()
+        self.c.execute(
+            "INSERT INTO receipts (message_id, known, status, errors, sender, format, received_at, body) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (message_id, 1 if known else 0, status, orjson.dumps(errors), sender, fmt, now, body),
+        )
+        return known is not None
+
+    def receipts_for(self, message_id: str) -> list[dict[str, Any]]:
+        rows = self.c.execute(
+            "SELECT status, errors, sender, format, received_at FROM receipts WHERE message_id = ? "
+            "ORDER BY receipt_id",
+            (message_id,),
+        )
+        return [
+            {"status": r[0], "errors": orjson.loads(r[1]), "sender": r[2], "format": r[3], "received": r[4]}
+            for r in rows
+        ]
+
+    def missing_receipts(self, sent_before: str, limit: int) -> list[dict[str, Any]]:
+        """Messages out longer than the receipt deadline with no receipt: the sender must treat
+        them as not received (HIS 80415: 96 hours)."""
+        rows = self.c.execute(
+            "SELECT o.message_id, o.message_type, o.recipient_her, o.created_at FROM outbound o "
+            "WHERE o.status = 'ready' AND o.created_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.message_id = o.message_id) "
+            "ORDER BY o.seq LIMIT ?",
+            (sent_before, limit),
+        )
+        keys = ("messageId", "messageType", "recipient", "sent")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def unknown_receipts(self, limit: int) -> list[dict[str, Any]]:
+        rows = self.c.execute(
+            "SELECT message_id, status, sender, format, received_at FROM receipts WHERE known = 0 "
+            "ORDER BY receipt_id LIMIT ?",
+            (limit,),
+        )
+        keys = ("messageId", "status", "sender", "format", "received")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def due_deliveries(self, now: str, limit: int) -> list[DeliveryRow]:
         """The next pending delivery of each (subscription, patient) whose time has come.
@@ -91,6 +178,7 @@ class DeliverySql:
                 "o.payload, d.order_key FROM deliveries d "
                 "JOIN outbound o ON o.seq = d.outbound_seq "
                 "JOIN subscriptions s ON s.subscription_id = d.subscription_id AND s.status = 'active' "
+                "AND s.mode = 'push' "
                 "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND d.outbound_seq = ("
                 "  SELECT min(d2.outbound_seq) FROM deliveries d2 "
                 "  WHERE d2.subscription_id = d.subscription_id "

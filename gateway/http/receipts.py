@@ -1,0 +1,106 @@
+"""Receipts from recipients, linked to the messages they answer, and the ones that never came.
+
+A FHIR acknowledgement is a message Bundle whose MessageHeader.response names our message id
+(MedCom and FHIR messaging do it this way): ok, fatal-error (rejected) or transient-error.
+AppRec XML arrives with the KITH adapter (issue 4) and lands in the same table.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway.clock import iso
+from gateway.http.problems import problem
+from gateway.http.routes import STORE
+from gateway.http.subscriptions import CLOCK
+from gateway.store.base import Tx
+
+RECEIPT_DEADLINE = web.AppKey("receipt_deadline", float)  # hours
+STATUS = {"ok": "ok", "fatal-error": "rejected", "transient-error": "transient"}
+
+
+def _parse_fhir_ack(body: Any) -> tuple[str, str, list[dict[str, str]], str | None] | str:
+    """(answered message id, status, errors, sender) or a reason it is not an acknowledgement."""
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle" or body.get("type") != "message":
+        return "expected a FHIR message Bundle"
+    entries = body.get("entry") or []
+    header = (entries[0] or {}).get("resource") if entries and isinstance(entries[0], dict) else None
+    if not isinstance(header, dict) or header.get("resourceType") != "MessageHeader":
+        return "the first entry must be a MessageHeader"
+    response = header.get("response")
+    if not isinstance(response, dict) or not isinstance(response.get("identifier"), str):
+        return "MessageHeader.response.identifier must name the message answered"
+    if response.get("code") not in STATUS:
+        return "MessageHeader.response.code must be ok, transient-error or fatal-error"
+    errors = []
+    for entry in entries[1:]:
+        res = (entry or {}).get("resource") or {}
+        if res.get("resourceType") == "OperationOutcome":
+            for issue in res.get("issue") or []:
+                details = (issue.get("details") or {}).get("coding") or [{}]
+                errors.append(
+                    {
+                        "code": str(details[0].get("code") or issue.get("code", "")),
+                        "text": str(issue.get("diagnostics") or (issue.get("details") or {}).get("text", "")),
+                    }
+                )
+    sender = ((header.get("sender") or {}).get("identifier") or {}).get("value")
+    return response["identifier"], STATUS[response["code"]], errors, sender
+
+
+async def post_receipt(request: web.Request) -> web.Response:
+    if request.content_type not in ("application/fhir+json", "application/json"):
+        return problem(
+            415, "Unsupported receipt format", "send a FHIR acknowledgement as application/fhir+json"
+        )
+    raw = await request.read()
+    try:
+        parsed = _parse_fhir_ack(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        parsed = "not valid JSON"
+    if isinstance(parsed, str):
+        return problem(422, "Not a receipt", parsed)
+    message_id, status, errors, sender = parsed
+    now = iso(request.app[CLOCK].now())
+
+    def unit(tx: Tx) -> bool:
+        return tx.add_receipt(message_id, status, errors, sender, "fhir", now, raw)
+
+    known = await request.app[STORE].write(unit)
+    # a receipt for a message we never sent is kept and reported, not dropped
+    return web.json_response(
+        {"messageId": message_id, "status": status, "known": known}, status=201 if known else 202
+    )
+
+
+async def message_receipts(request: web.Request) -> web.Response:
+    message_id = request.match_info["message_id"]
+    rows = await request.app[STORE].read(lambda r: r.receipts_for(message_id))
+    return web.json_response({"messageId": message_id, "receipts": rows})
+
+
+async def missing(request: web.Request) -> web.Response:
+    """Messages with no receipt after the deadline: the alert list."""
+    try:
+        hours = float(request.query.get("olderThanHours", request.app[RECEIPT_DEADLINE]))
+    except ValueError:
+        return problem(400, "Bad olderThanHours")
+    before = iso(request.app[CLOCK].now() - timedelta(hours=hours))
+    rows = await request.app[STORE].read(lambda r: r.missing_receipts(before, 1000))
+    return web.json_response({"olderThanHours": hours, "messages": rows})
+
+
+async def unknown(request: web.Request) -> web.Response:
+    rows = await request.app[STORE].read(lambda r: r.unknown_receipts(1000))
+    return web.json_response({"receipts": rows})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/receipts", post_receipt)
+    app.router.add_get("/receipts/missing", missing)
+    app.router.add_get("/receipts/unknown", unknown)
+    app.router.add_get("/messages/{message_id}/receipts", message_receipts)
