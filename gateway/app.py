@@ -27,6 +27,7 @@ from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Pipeline
 from gateway.privacy import Pseudonymizer
+from gateway.protection.keys import load_or_create
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("app")
@@ -90,7 +91,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         mllp = await start_mllp_server(
             lambda raw, peer: _hl7(parts.intake, raw), settings.host, settings.mllp_port
         )
-        deliverer = Deliverer(parts.store, parts.clock, delivery_settings(settings))
+        identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
+        deliverer = Deliverer(parts.store, parts.clock, delivery_settings(settings), identity)
         new_messages = NewMessages()
 
         def after_commit() -> None:

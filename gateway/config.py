@@ -25,6 +25,8 @@ class Settings:
     receipt_deadline_hours: int = (
         96  # no receipt by then = not received (HIS 80415)  # seconds per webhook request
     )
+    signing_certificate: Path | None = None  # PEM; unset = a development pair made in data_dir
+    signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
 
     @property
@@ -41,7 +43,7 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind in ("int", int):
             return int(value)
-        if kind in ("Path", Path):
+        if kind in ("Path", Path, "Path | None"):
             return Path(value)
         return str(value)
     except (TypeError, ValueError):

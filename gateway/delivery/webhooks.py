@@ -23,12 +23,14 @@ import structlog
 
 from gateway.clock import Clock, iso
 from gateway.delivery.signing import signed_headers
+from gateway.protection.keys import SigningIdentity
 from gateway.store.base import DeliveryRow, Store, Tx
 
 log = structlog.get_logger("delivery")
 
 DEFAULT_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 72000)  # ≈ 2.6 days in all
 MAX_RESPONSE_BYTES = 64 * 1024
+CMS_SIGNATURE_HEADER = "gateway-cms-signature"  # base64 DER, detached SignedData over the plaintext
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Deliverer:
     store: Store
     clock: Clock
     settings: DeliverySettings = field(default_factory=DeliverySettings)
+    identity: SigningIdentity | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _busy: set[tuple[str, str]] = field(default_factory=set)  # (subscription, order key) in flight
     # A delivery settled while a read of due ones was under way may still look pending in that

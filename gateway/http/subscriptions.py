@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.fhir import codes
 from gateway.clock import Clock, iso
@@ -57,6 +59,14 @@ def _validate(body: Any) -> str | None:
     endpoint = body.get("endpoint")
     if mode == "push" and not (isinstance(endpoint, str) and endpoint.startswith(("https://", "http://"))):
         return "a push subscription needs an http(s) 'endpoint'"
+    certificate = body.get("certificate")
+    if certificate is not None:
+        try:
+            cert = x509.load_pem_x509_certificate(str(certificate).encode())
+        except ValueError:
+            return "'certificate' must be a PEM X.509 certificate"
+        if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+            return "'certificate' must carry an RSA key (CMS key transport)"
     return None
 
 
@@ -82,6 +92,7 @@ async def create(request: web.Request) -> web.Response:
         [secret],
         "active",
         iso(request.app[CLOCK].now()),
+        body.get("certificate"),
     )
     await request.app[STORE].write(lambda tx: tx.create_subscription(sub))
     # the secret is shown once, here; afterwards only its holder knows it

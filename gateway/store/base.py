@@ -91,6 +91,7 @@ class Subscription:
     secrets: list[str]  # the current secret first; a second one while rotating
     status: str  # active | disabled
     created_at: str
+    certificate: str | None = None  # PEM; payloads are encrypted to it when present
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ class DeliveryRow:
     secrets: str  # JSON, as stored
     payload: bytes
     order_key: str
+    certificate: str | None = None
 
 
 class Tx(Protocol):

@@ -10,7 +10,10 @@ import orjson
 
 from gateway.store.base import DeliveryRow, NewOutbound, Subscription
 
-_SUB_COLS = "subscription_id, her_ids, message_types, format, mode, endpoint, secrets, status, created_at"
+_SUB_COLS = (
+    "subscription_id, her_ids, message_types, format, mode, endpoint, secrets, status, "
+    "created_at, certificate"
+)
 
 
 def _subscription(row: Sequence[Any]) -> Subscription:
@@ -24,6 +27,7 @@ def _subscription(row: Sequence[Any]) -> Subscription:
         orjson.loads(row[6]),
         row[7],
         row[8],
+        row[9],
     )
 
 
@@ -32,7 +36,7 @@ class DeliverySql:
 
     def create_subscription(self, sub: Subscription) -> None:
         self.c.execute(
-            f"INSERT INTO subscriptions ({_SUB_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO subscriptions ({_SUB_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 sub.subscription_id,
                 orjson.dumps(sub.her_ids),
@@ -43,6 +47,7 @@ class DeliverySql:
                 orjson.dumps(sub.secrets),
                 sub.status,
                 sub.created_at,
+                sub.certificate,
             ),
         )
 
@@ -175,7 +180,7 @@ class DeliverySql:
             DeliveryRow(*r)
             for r in self.c.execute(
                 "SELECT d.subscription_id, d.outbound_seq, o.message_id, d.attempts, s.endpoint, s.secrets, "
-                "o.payload, d.order_key FROM deliveries d "
+                "o.payload, d.order_key, s.certificate FROM deliveries d "
                 "JOIN outbound o ON o.seq = d.outbound_seq "
                 "JOIN subscriptions s ON s.subscription_id = d.subscription_id AND s.status = 'active' "
                 "AND s.mode = 'push' "

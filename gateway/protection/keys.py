@@ -1,0 +1,65 @@
+"""The gateway's signing key and certificate: from files named in config, or, for the embedded
+development default, a self-signed pair made on first start in the data directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    certificate: x509.Certificate
+    key: rsa.RSAPrivateKey
+
+
+def self_signed(
+    common_name: str, days: int = 365, *, start: datetime | None = None
+) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Discharge gateway (development)"),
+        ]
+    )
+    begin = start or datetime.now(UTC) - timedelta(minutes=5)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(begin)
+        .not_valid_after(begin + timedelta(days=days))
+        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def load_or_create(data_dir: Path, cert_file: Path | None, key_file: Path | None) -> SigningIdentity:
+    if cert_file and key_file:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ValueError("the signing key must be RSA or EC")
+        return SigningIdentity(cert, key)
+    cert_path, key_path = data_dir / "dev-signing.crt", data_dir / "dev-signing.key"
+    if not cert_path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        cert, key = self_signed("discharge-gateway.dev")
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        key_path.chmod(0o600)
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return load_or_create(data_dir, cert_path, key_path)
