@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway import logs
 from gateway.config import ConfigError, load_settings
+from gateway.protection import verify_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--directory", type=Path, help="directory YAML (default: the bundled demo directory)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=_serve)
+    verify_cli.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

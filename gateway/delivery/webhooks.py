@@ -11,6 +11,7 @@ own timeout, so a slow or silent subscriber cannot hold up the others.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import random
 from collections.abc import Sequence
@@ -20,9 +21,11 @@ from datetime import timedelta
 import aiohttp
 import orjson
 import structlog
+from cryptography import x509
 
 from gateway.clock import Clock, iso
 from gateway.delivery.signing import signed_headers
+from gateway.protection import cms
 from gateway.protection.keys import SigningIdentity
 from gateway.store.base import DeliveryRow, Store, Tx
 
@@ -138,13 +141,27 @@ class Deliverer:
             self._busy.discard((row.subscription_id, row.order_key))
             self._wake.set()
 
+    def _protect(self, row: DeliveryRow) -> tuple[bytes, dict[str, str]]:
+        """The body and headers for one attempt: the payload (encrypted to the subscriber's
+        certificate when it registered one) with the gateway's detached CMS signature over the
+        plaintext in a header, and the Standard Webhooks signature over the body as sent."""
+        extra = {"Content-Type": "application/fhir+json"}
+        body = row.payload
+        if self.identity is not None:
+            signature = cms.sign_detached(row.payload, self.identity.certificate, self.identity.key)
+            extra[CMS_SIGNATURE_HEADER] = base64.b64encode(signature).decode()
+        if row.certificate:
+            recipient = x509.load_pem_x509_certificate(row.certificate.encode())
+            body = base64.b64encode(cms.encrypt(row.payload, recipient))
+            extra["Content-Type"] = "application/pkcs7-mime; smime-type=enveloped-data"
+            extra["Content-Transfer-Encoding"] = "base64"
+        headers = signed_headers(orjson.loads(row.secrets), row.message_id, self.clock.now(), body)
+        return body, {**headers, **extra}
+
     async def _attempt(self, session: aiohttp.ClientSession, row: DeliveryRow) -> _Outcome:
-        headers = signed_headers(orjson.loads(row.secrets), row.message_id, self.clock.now(), row.payload)
-        headers["Content-Type"] = "application/fhir+json"
+        body, headers = self._protect(row)
         try:
-            async with session.post(
-                row.endpoint, data=row.payload, headers=headers, allow_redirects=False
-            ) as resp:
+            async with session.post(row.endpoint, data=body, headers=headers, allow_redirects=False) as resp:
                 await resp.content.read(MAX_RESPONSE_BYTES)  # a huge body is not read, let alone kept
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

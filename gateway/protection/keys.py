@@ -12,17 +12,25 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
 
 @dataclass(frozen=True)
 class SigningIdentity:
     certificate: x509.Certificate
-    key: rsa.RSAPrivateKey
+    key: PrivateKey
 
 
 def self_signed(
-    common_name: str, days: int = 365, *, start: datetime | None = None
-) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    common_name: str, days: int = 365, *, start: datetime | None = None, kind: str = "ec"
+) -> tuple[x509.Certificate, PrivateKey]:
+    """A self-signed pair. EC P-256 signs many times faster than RSA-2048; encryption recipients
+    must be RSA (CMS key transport as `cryptography` builds it)."""
+    key: PrivateKey = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ec"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
