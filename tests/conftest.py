@@ -91,3 +91,13 @@ def ext(resource: dict[str, Any], url: str) -> Any:
         if e["url"] == url:
             return next(v for k, v in e.items() if k.startswith("value"))
     return None
+
+
+@pytest.fixture
+async def fast_retry_gateway(tmp_path: Path) -> AsyncIterator[Client]:
+    settings = settings_for(tmp_path, retry_schedule="0.05,0.05,0.05")
+    server = TestServer(build_app(settings), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        yield Client(str(server.make_url("")).rstrip("/"), session, settings)
+    await server.close()

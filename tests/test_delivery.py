@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import orjson
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -64,16 +63,6 @@ async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def fast_retry_gateway(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = settings_for(tmp_path, retry_schedule="0.05,0.05,0.05")
-    server = TestServer(build_app(settings), host="127.0.0.1")
-    await server.start_server()
-    async with aiohttp.ClientSession() as session:
-        yield Client(str(server.make_url("")).rstrip("/"), session, settings)
-    await server.close()
 
 
 async def subscribe(gateway: Client, subscriber: Subscriber, **extra: object) -> str:
