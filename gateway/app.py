@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -71,6 +72,19 @@ async def _hl7(intake: Intake, raw: bytes) -> bytes | None:
     return reply.body or None
 
 
+def mllp_tls(settings: Settings) -> ssl.SSLContext | None:
+    """TLS for MLLP when a certificate is configured; mutual TLS when a client CA is too."""
+    if not (settings.mllp_tls_cert and settings.mllp_tls_key):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.mllp_tls_cert, settings.mllp_tls_key)
+    if settings.mllp_tls_client_ca:
+        context.load_verify_locations(settings.mllp_tls_client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 def delivery_settings(settings: Settings) -> DeliverySettings:
     schedule = [float(x) for x in settings.retry_schedule.split(",") if x.strip()] or list(DEFAULT_SCHEDULE)
     return DeliverySettings(schedule=schedule, timeout=float(settings.delivery_timeout))
@@ -89,7 +103,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         gc.freeze()
         log.info("gateway_started", database=str(settings.database.name), directory=settings.directory.name)
         mllp = await start_mllp_server(
-            lambda raw, peer: _hl7(parts.intake, raw), settings.host, settings.mllp_port
+            lambda raw, peer: _hl7(parts.intake, raw),
+            settings.host,
+            settings.mllp_port,
+            ssl_context=mllp_tls(settings),
         )
         identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
         deliverer = Deliverer(parts.store, parts.clock, delivery_settings(settings), identity)

@@ -25,6 +25,9 @@ class Settings:
     receipt_deadline_hours: int = (
         96  # no receipt by then = not received (HIS 80415)  # seconds per webhook request
     )
+    mllp_tls_cert: Path | None = None  # PEM; with mllp_tls_key, MLLP speaks TLS
+    mllp_tls_key: Path | None = None
+    mllp_tls_client_ca: Path | None = None  # PEM; when set, a client certificate from this CA is required
     signing_certificate: Path | None = None  # PEM; unset = a development pair made in data_dir
     signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
