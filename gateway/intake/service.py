@@ -73,17 +73,7 @@ class Intake:
             )
         except StoreUnavailable:
             return self._transient("store_unavailable", request_id, event_code, now)
-        if outcome.produced:
-            self.after_commit()
-        log.info(
-            "event_accepted",
-            message_id=outcome.message_id,
-            event_code=outcome.event_code,
-            channel="fhir",
-            duplicate=outcome.duplicate,
-            stay=outcome.stay_id,
-            produced=len(outcome.produced),
-        )
+        self._accepted(outcome, "fhir")
         return Reply(200, outcome.response or b"", outcome)
 
     async def hl7v2_message(self, raw: bytes, channel: str) -> tuple[Reply, bool]:
@@ -124,19 +114,22 @@ class Intake:
             log.error("store_unavailable", channel=channel, control_id=header.control_id)
             problem = Problem("MSH-10", "transient", "the gateway could not store the message; send it again")
             return self._hl7_rejected(header, [problem]), False
+        self._accepted(outcome, channel, control_id=header.control_id)
+        return Reply(200, outcome.response or b"", outcome), True
+
+    def _accepted(self, outcome: Outcome, channel: str, **extra: str) -> None:
         if outcome.produced:
             self.after_commit()
         log.info(
             "event_accepted",
             message_id=outcome.message_id,
-            control_id=header.control_id,
             event_code=outcome.event_code,
             channel=channel,
             duplicate=outcome.duplicate,
             stay=outcome.stay_id,
             produced=len(outcome.produced),
+            **extra,
         )
-        return Reply(200, outcome.response or b"", outcome), True
 
     def _hl7_rejected(self, header: Header, problems: list[Problem]) -> Reply:
         answers = [answer_for(p.kind) for p in problems]
