@@ -58,7 +58,7 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     # routing used is in the database beside the messages it produced.
     await store.replace_directory(entries_from_file(settings.directory))
     directory = EmbeddedDirectory(await store.read(lambda r: r.directory_entries()))
-    pipeline = Pipeline(directory, directory, clock, Pseudonymizer.from_data_dir(settings.data_dir))
+    pipeline = Pipeline(directory, directory, Pseudonymizer.from_data_dir(settings.data_dir))
     validator = ValidatorPool(settings.validation_workers) if settings.validation_workers > 0 else None
     if validator is not None:
         await validator.start()

@@ -16,7 +16,6 @@ import orjson
 
 from adapters.fhir import codes
 from adapters.problems import Problem
-from gateway.clock import Clock
 from gateway.directory.base import Directory, Fastlegeregister
 from gateway.ids import new_id
 from gateway.pipeline.events import InboundEvent
@@ -67,12 +66,11 @@ Responder = Callable[[Outcome], bytes]
 
 
 class Pipeline:
-    def __init__(
-        self, directory: Directory, register: Fastlegeregister, clock: Clock, pseudonym: Pseudonymizer
-    ) -> None:
+    """Builds units of work; the time is the event's arrival time, so a unit is repeatable."""
+
+    def __init__(self, directory: Directory, register: Fastlegeregister, pseudonym: Pseudonymizer) -> None:
         self.directory = directory
         self.register = register
-        self.clock = clock
         self.pseudonym = pseudonym
 
     def unit(self, event: InboundEvent, received: Received, respond: Responder) -> Callable[[Tx], Outcome]:

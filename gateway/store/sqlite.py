@@ -210,12 +210,6 @@ class SqliteTx(DeliverySql):
             ],
         )
 
-    def mark_superseded(self, message_ids: Sequence[str]) -> None:
-        self.c.executemany(
-            "UPDATE outbound SET status = 'superseded' WHERE message_id = ? AND status = 'held'",
-            [(m,) for m in message_ids],
-        )
-
     def outbound_payload(self, message_id: str) -> bytes | None:
         row = self.c.execute("SELECT payload FROM outbound WHERE message_id = ?", (message_id,)).fetchone()
         return bytes(row[0]) if row else None
