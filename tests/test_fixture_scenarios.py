@@ -1,36 +1,49 @@
-"""The scenario folders in fixtures/messages replay through real HTTP to the outcome they describe."""
+"""Every scenario in fixtures/messages replays to exactly what it expects, through `gateway replay`."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
-
-from tests.conftest import Client
+from xml.etree import ElementTree
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "messages"
 
 
-async def replay(gateway: Client, scenario: str) -> None:
-    for path in sorted((FIXTURES / scenario).glob("*.json")):
-        status, response = await gateway.post_event(path.read_bytes())
-        assert status == 200, (path.name, response)
+def replay(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "replay", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
-async def test_discharge_home_with_medication_changes(gateway: Client) -> None:
-    await replay(gateway, "discharge-home-with-medication-changes")
+def test_the_whole_scenario_set_replays_as_expected(tmp_path: Path) -> None:
+    result = replay(str(FIXTURES), "--junit", str(tmp_path / "junit.xml"))
+    assert result.returncode == 0, result.stdout
+    scenarios = [p for p in FIXTURES.iterdir() if p.is_dir()]
+    assert f"{len(scenarios)} passed, 0 failed" in result.stdout
+    suite = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    assert suite.get("tests") == str(len(scenarios)) and suite.get("failures") == "0"
 
-    async def kinds(her: str) -> list[str]:
-        return [e["messageType"] for e in await gateway.feed(her)]
 
-    assert await kinds("8100011") == [
-        "LOG_INNLAGT",
-        "LOG_UTSKREVET",
-        "LEGEMIDDELLISTE",
-        "UTSKRIVNINGSRAPPORT",
-    ]
-    assert await kinds("8100012") == ["HELSEOPPL_SOKNAD", "LOG_UTSKRIVNINGSKLAR"]
-    assert await kinds("8200011") == [
-        "DIALOG_NOTAT",
-        "LEGEMIDDELLISTE",
-        "DIALOG_NOTAT",
-        "UTSKRIVNINGSRAPPORT",
-    ]
+def test_a_difference_is_reported_readably_and_fails_the_run(tmp_path: Path) -> None:
+    scenario = tmp_path / "changed"
+    shutil.copytree(FIXTURES / "discharge-home-with-medication-changes", scenario)
+    expected = scenario / "expected.yaml"
+    expected.write_text(expected.read_text().replace("LOG_UTSKREVET/N", "LOG_DOD/N"))
+    out = scenario / "expected" / "8100011" / "01-LOG_INNLAGT.json"
+    out.write_text(out.read_text().replace('"Medisinsk sengepost 3"', '"Kirurgisk sengepost 1"'))
+    result = replay(str(scenario), "--junit", str(tmp_path / "junit.xml"))
+    assert result.returncode == 1
+    assert "changed: DIFFERS" in result.stdout
+    assert "summary messages.8100011[1]: expected 'LOG_DOD/N', got 'LOG_UTSKREVET/N'" in result.stdout
+    assert (
+        ".resource.location[0].location.display: expected 'Kirurgisk sengepost 1', "
+        "got 'Medisinsk sengepost 3'"
+    ) in result.stdout
+    failure = ElementTree.parse(tmp_path / "junit.xml").getroot().find("testcase/failure")
+    assert failure is not None and "LOG_DOD" in (failure.text or "")

@@ -1,0 +1,1 @@
+"""Replaying scenario folders against a gateway and comparing what it produced with what was expected."""
