@@ -162,7 +162,14 @@ def _apply(state: StayState, row: StayEventRow) -> None:
         if state.status == "ready":
             state.status = "admitted"
         return
-    _absorb_resources(state, resources)
+    if code == "T02":
+        # a document describes the stay, it does not move it: the Patient and Encounter it carries
+        # only link it, so a sparse PV1 in an MDM cannot rewrite the ward the notices name
+        _absorb_resources(
+            state, [r for r in resources if r.get("resourceType") not in ("Patient", "Encounter")]
+        )
+    else:
+        _absorb_resources(state, resources)
     start = ((state.encounter or {}).get("period") or {}).get("start")
     if (code == "A01" and state.status in ("new", "admission-cancelled")) or (
         code in ("A02", "A08", "A16", "A21", "A22", "A03") and state.status == "new"

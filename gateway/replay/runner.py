@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +96,7 @@ async def play(target: Target, folder: Path, recipients: list[str], update: bool
             label = f"<msg-{len(ids) // 2 + 1}>"
             ids.setdefault(m["messageId"], label)  # the id itself
             ids.setdefault(m["messageId"][:24], label + "/")  # the entry fullUrls made from it
-            times[m["created"]] = "<gateway-time>"   # when it ran, not what happened
+            times[m["created"]] = "<gateway-time>"  # when it ran, not what happened
     summary = {
         "accepted": sum(accepted),
         "rejected": len(accepted) - sum(accepted),
@@ -178,45 +180,48 @@ def scenarios(paths: list[Path]) -> list[Path]:
     return found
 
 
-async def replay(args: argparse.Namespace) -> int:
-    from gateway import logs
+@contextlib.asynccontextmanager
+async def local_gateway(data_dir: Path, directory: Path) -> AsyncIterator[str]:
+    """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean."""
     from gateway.app import build_app
     from gateway.config import load_settings
 
-    logs.configure("warning", sys.stderr)  # the report is on standard output; the gateway's chatter is not
+    settings = load_settings(
+        env={},
+        overrides={"data_dir": data_dir, "directory": directory, "validation_workers": 0, "mllp_port": 0},
+    )
+    runner = web.AppRunner(build_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
 
+
+async def replay(args: argparse.Namespace) -> int:
+    from gateway import logs
+
+    logs.configure("warning", sys.stderr)  # the report is on standard output; the gateway's chatter is not
     folders = scenarios(args.paths)
     recipients = recipients_of(args.directory)
-    runner = None
+    verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
-        base = args.target
-        if base is None:  # in-process: a gateway of its own on a temporary store, on loopback
-            settings = load_settings(
-                env={},
-                overrides={
-                    "data_dir": Path(tmp),
-                    "directory": args.directory,
-                    "validation_workers": 0,
-                    "mllp_port": 0,
-                },
-            )
-            runner = web.AppRunner(build_app(settings), access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        verdicts = []
         async with aiohttp.ClientSession() as session:
-            target = Target(base, session)
             for n, folder in enumerate(folders, 1):
-                verdict = await play(target, folder, recipients, args.update_expected)
+                if args.target:
+                    verdict = await play(
+                        Target(args.target, session), folder, recipients, args.update_expected
+                    )
+                else:
+                    async with local_gateway(Path(tmp) / f"s{n}", args.directory) as base:
+                        verdict = await play(Target(base, session), folder, recipients, args.update_expected)
                 verdicts.append(verdict)
                 mark = "updated" if args.update_expected else ("ok" if verdict.passed else "DIFFERS")
                 print(f"[{n}/{len(folders)}] {folder.name}: {mark} ({verdict.seconds * 1000:.0f} ms)")
                 for line in verdict.problems[:40]:
                     print(f"    {line}")
-        if runner is not None:
-            await runner.cleanup()
     if args.junit:
         junit(verdicts, args.junit)
     failed = [v.name for v in verdicts if not v.passed]

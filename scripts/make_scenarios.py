@@ -1,0 +1,407 @@
+"""Write the scenario folders' input files from the test builders (run once; the files are the
+fixtures, readable on their own). Then `gateway replay fixtures/messages --update-expected`
+records what the gateway produces, to be read and checked by a person before committing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests import builders as b
+from tests.hl7_builders import adt, mdm_t02
+
+ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "messages"
+
+
+def mid(scenario: int, n: int) -> str:
+    return f"5c3e0000-0000-4000-8000-{scenario:06d}{n:06d}"
+
+
+def write(name: str, description: str, files: list[tuple[str, object]]) -> None:
+    folder = ROOT / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):
+        old.unlink()
+    for old in folder.glob("*.hl7"):
+        old.unlink()
+    for filename, content in files:
+        data = (
+            content.encode("latin-1" if "8859/1" in content else "utf-8")
+            if isinstance(content, str)
+            else (orjson.dumps(content, option=orjson.OPT_INDENT_2) + b"\n")
+        )
+        (folder / filename).write_bytes(data)
+    (folder / "README.md").write_text(description.strip() + "\n", encoding="utf-8")
+
+
+def fhir(code: str, *resources: dict, scenario: int, n: int, at: str, focus: dict | None = None) -> dict:
+    return b.message(code, *resources, focus=focus, message_id=mid(scenario, n), event_time=at)
+
+
+T = {
+    "adm": "2026-11-02T10:00:00+01:00",
+    "ready": "2026-11-05T09:00:00+01:00",
+    "cancel": "2026-11-05T15:00:00+01:00",
+    "ready2": "2026-11-06T09:00:00+01:00",
+    "out": "2026-11-07T11:00:00+01:00",
+}
+
+
+def main() -> None:
+    write(
+        "ready-cancelled-ready-again",
+        """
+# Ready for discharge, cancelled, ready again
+
+The physician declares the patient ready (A16), the patient worsens the same afternoon and the
+ready status is withdrawn (A25, avmelding), and two days later the patient is ready again.
+Expected: the allocation office (8100012) gets LOG_UTSKRIVNINGSKLAR, LOG_AVMELDING and a second
+LOG_UTSKRIVNINGSKLAR, each its own conversation; home nursing gets LOG_INNLAGT only.
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter(), scenario=2, n=1, at=T["adm"])),
+            (
+                "02-ready.json",
+                fhir("A16", b.patient(), b.encounter(ready=T["ready"]), scenario=2, n=2, at=T["ready"]),
+            ),
+            (
+                "03-no-longer-ready.json",
+                fhir("A25", b.patient(), b.encounter(), scenario=2, n=3, at=T["cancel"]),
+            ),
+            (
+                "04-ready-again.json",
+                fhir("A16", b.patient(), b.encounter(ready=T["ready2"]), scenario=2, n=4, at=T["ready2"]),
+            ),
+        ],
+    )
+
+    write(
+        "death-in-hospital",
+        """
+# Death in hospital
+
+The patient dies on the ward; the discharge (A03) carries discharge disposition `exp`.
+Expected: LOG_DOD to home nursing (8100011) and to the GP (8200011); no LOG_UTSKREVET.
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter(), scenario=3, n=1, at=T["adm"])),
+            (
+                "02-died.json",
+                fhir(
+                    "A03",
+                    b.patient(),
+                    b.encounter(end=T["out"], disposition="exp"),
+                    scenario=3,
+                    n=2,
+                    at=T["out"],
+                ),
+            ),
+        ],
+    )
+
+    write(
+        "admission-cancelled-hl7-a11",
+        """
+# Admission cancelled (HL7 v2 A11)
+
+An admission registered by mistake is cancelled. Expected: the LOG_INNLAGT already sent to home
+nursing is cancelled (C, same conversation), and so is the GP's notat.
+""",
+        [
+            ("01-admit.hl7", adt("A01", "S4-1", visit="V4")),
+            ("02-cancel-admit.hl7", adt("A11", "S4-2", visit="V4", evn_time="20261102120000")),
+        ],
+    )
+
+    write(
+        "discharge-cancelled-hl7-a13",
+        """
+# Discharge cancelled (HL7 v2 A13)
+
+The patient is registered as discharged, then the discharge is cancelled: the patient stays.
+Expected: LOG_UTSKREVET to home nursing is followed by its cancellation (C), and so is the GP's
+discharge notat. (HL7 v2 carries no "municipal services expected" flag, so no 24-hour notice.)
+""",
+        [
+            ("01-admit.hl7", adt("A01", "S5-1", visit="V5")),
+            (
+                "02-discharge.hl7",
+                adt("A03", "S5-2", visit="V5", evn_time="20261107110000", discharge="20261107110000"),
+            ),
+            ("03-cancel-discharge.hl7", adt("A13", "S5-3", visit="V5", evn_time="20261107120000")),
+        ],
+    )
+
+    write(
+        "leave-of-absence-hl7-a21-a22",
+        """
+# Leave of absence (HL7 v2 A21, A22)
+
+The patient goes home for the weekend and comes back. Expected: admission notices only; leave
+produces no municipal notice.
+""",
+        [
+            ("01-admit.hl7", adt("A01", "S6-1", visit="V6")),
+            ("02-leave.hl7", adt("A21", "S6-2", visit="V6", evn_time="20261106160000")),
+            ("03-back.hl7", adt("A22", "S6-3", visit="V6", evn_time="20261108180000")),
+        ],
+    )
+
+    write(
+        "d-nummer-patient",
+        """
+# Patient with a D-nummer
+
+A patient without a fødselsnummer, identified by D-nummer, living in Gjøvik (3407), GP at Gjøvik
+medisinske senter (from the fastlegeregister). Expected: Gjøvik's services and that GP are told.
+""",
+        [
+            (
+                "01-admit.json",
+                fhir("A01", b.patient(b.DNR, "3407"), b.encounter(), scenario=7, n=1, at=T["adm"]),
+            )
+        ],
+    )
+
+    write(
+        "no-gp-registered",
+        """
+# No GP registered
+
+The patient has no GP on the record and none in the fastlegeregister. Expected: accepted, with a
+warning naming Patient.generalPractitioner; the municipality is told as usual, no GP message.
+""",
+        [("01-admit.json", fhir("A01", b.patient(b.FNR_NO_GP), b.encounter(), scenario=8, n=1, at=T["adm"]))],
+    )
+
+    write(
+        "gp-in-another-municipality",
+        """
+# GP in another municipality
+
+The patient lives in Hamar (3403) but the GP on the record practises in Ringsaker (HER 8200021).
+Expected: Hamar's services and the Ringsaker GP are told.
+""",
+        [
+            (
+                "01-admit.json",
+                fhir("A01", b.patient(gp_her="8200021"), b.encounter(), scenario=9, n=1, at=T["adm"]),
+            )
+        ],
+    )
+
+    write(
+        "living-in-one-staying-in-another",
+        """
+# Lives in one municipality, stays in another
+
+Registered in Hamar (3403), staying with family in Ringsaker (3411) — a temporary address.
+Since 2019 the municipality where the patient stays is the one to notify. Expected: Ringsaker's
+home nursing (8100021) gets LOG_INNLAGT; Hamar gets nothing.
+""",
+        [
+            (
+                "01-admit.json",
+                fhir(
+                    "A01", b.patient(temp_municipality="3411"), b.encounter(), scenario=10, n=1, at=T["adm"]
+                ),
+            )
+        ],
+    )
+
+    admit = fhir("A01", b.patient(), b.encounter(), scenario=11, n=1, at=T["adm"])
+    write(
+        "duplicate-events",
+        """
+# The same event twice
+
+The EPJ resends an admission it already sent (same MessageHeader.id). Expected: both answered ok,
+one LOG_INNLAGT only.
+""",
+        [("01-admit.json", admit), ("02-admit-again.json", admit)],
+    )
+
+    write(
+        "out-of-order-events",
+        """
+# Events out of order
+
+The discharge reaches the gateway before the ready notice that preceded it clinically.
+Expected: the stay ends discharged; the ready notice still goes out, placed by its event time.
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter(), scenario=12, n=1, at=T["adm"])),
+            (
+                "02-discharge.json",
+                fhir("A03", b.patient(), b.encounter(end=T["out"]), scenario=12, n=2, at=T["out"]),
+            ),
+            (
+                "03-ready-arrives-late.json",
+                fhir("A16", b.patient(), b.encounter(ready=T["ready"]), scenario=12, n=3, at=T["ready"]),
+            ),
+        ],
+    )
+
+    enc = b.encounter()
+    doc_n = b.composition("UR-13", sections={"AA": "Pneumoni.", "OP": "Kontroll om 2 uker."})
+    doc_m = b.composition("UR-13", status="amended", sections={"AA": "Pneumoni.", "OP": "Kontroll om 1 uke."})
+    doc_c = b.composition(
+        "UR-13", status="entered-in-error", sections={"AA": "Pneumoni.", "OP": "Kontroll om 1 uke."}
+    )
+    write(
+        "document-correction-and-cancellation",
+        """
+# A document corrected (M) and then cancelled (C)
+
+The nurses' discharge report is sent, corrected (the control appointment moved), and then
+withdrawn as written in error. Expected: UTSKRIVNINGSRAPPORT N, M, C to home nursing (and the
+GP's copy), one conversation, each change pointing to the one before.
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), enc, scenario=13, n=1, at=T["adm"])),
+            (
+                "02-report.json",
+                fhir("T02", b.patient(), enc, doc_n, focus=doc_n, scenario=13, n=2, at=T["out"]),
+            ),
+            (
+                "03-report-corrected.json",
+                fhir(
+                    "T02",
+                    b.patient(),
+                    enc,
+                    doc_m,
+                    focus=doc_m,
+                    scenario=13,
+                    n=3,
+                    at="2026-11-07T12:00:00+01:00",
+                ),
+            ),
+            (
+                "04-report-withdrawn.json",
+                fhir(
+                    "T02",
+                    b.patient(),
+                    enc,
+                    doc_c,
+                    focus=doc_c,
+                    scenario=13,
+                    n=4,
+                    at="2026-11-07T13:00:00+01:00",
+                ),
+            ),
+        ],
+    )
+
+    write(
+        "non-ascii-names-hl7-latin1",
+        """
+# Non-ASCII names (HL7 v2 in ISO-8859-1)
+
+A name with æ, ø and å sent as ISO-8859-1 (MSH-18 8859/1). Expected: the name arrives intact in
+the outbound messages.
+""",
+        [
+            (
+                "01-admit.hl7",
+                adt("A01", "S14-1", visit="V14", family="Ødegård-Særbø", given="Åse", charset="8859/1"),
+            )
+        ],
+    )
+
+    meds_in = [
+        b.medication(f"N02BE{n:02d}", f"Legemiddel {n}", "1 tablett x 2", category="inpatient")
+        for n in range(1, 41)
+    ]
+    meds_out = [
+        b.medication(
+            f"N02BE{n:02d}",
+            f"Legemiddel {n}",
+            "1 tablett x 3" if n % 5 == 0 else "1 tablett x 2",
+            reason="Dosejustert" if n % 5 == 0 else None,
+        )
+        for n in range(1, 39)
+    ]
+    write(
+        "long-medication-list-40-drugs",
+        """
+# A very long medication list (40 drugs)
+
+Forty drugs at admission; at discharge eight have a changed dose (with a reason) and two are no
+longer listed (stopped, reason unknown — the medication-reconciliation rule will flag them).
+Expected: a LEGEMIDDELLISTE to home nursing and GP with 40 entries, each with its change status.
+""",
+        [
+            (
+                "01-admit.json",
+                fhir("A01", b.patient(), b.encounter(), *meds_in, scenario=15, n=1, at=T["adm"]),
+            ),
+            (
+                "02-discharge.json",
+                fhir("A03", b.patient(), b.encounter(end=T["out"]), *meds_out, scenario=15, n=2, at=T["out"]),
+            ),
+        ],
+    )
+
+    write(
+        "epikrise-to-gp-hl7-mdm",
+        """
+# Epikrise as an HL7 v2 MDM^T02
+
+The physician's discharge summary arrives as MDM^T02 with sections by code list 8311, with a
+follow-up plan (OP). Expected: EPIKRISE to the GP, marked action-required.
+""",
+        [
+            ("01-admit.hl7", adt("A01", "S16-1", visit="V16")),
+            (
+                "02-epikrise.hl7",
+                mdm_t02(
+                    "S16-2",
+                    "EPI-16",
+                    visit="V16",
+                    doc_type="EPIKRISE",
+                    sections={"AA": "Hjertesvikt.", "VU": "Stabil.", "OP": "Kontroll hos fastlege."},
+                ),
+            ),
+        ],
+    )
+
+    write(
+        "unknown-municipality",
+        """
+# Patient from a municipality not in the directory
+
+The patient's address is in a municipality this helsefellesskap has no entry for (9999).
+Expected: accepted with a warning naming Patient.address; only the GP is told.
+""",
+        [
+            (
+                "01-admit.json",
+                fhir("A01", b.patient(municipality="9999"), b.encounter(), scenario=17, n=1, at=T["adm"]),
+            )
+        ],
+    )
+
+    write(
+        "invalid-fodselsnummer-rejected",
+        """
+# An invalid fødselsnummer
+
+The EPJ sends an admission whose fødselsnummer fails the check digits, over FHIR and over HL7 v2.
+Expected: both refused (fatal-error / AE naming the field); nothing produced.
+""",
+        [
+            (
+                "01-admit.json",
+                fhir("A01", b.patient("12034512344"), b.encounter(), scenario=18, n=1, at=T["adm"]),
+            ),
+            ("02-admit.hl7", adt("A01", "S18-2", person="12034512344")),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
