@@ -26,6 +26,7 @@ import orjson
 import yaml
 from aiohttp import web
 
+from gateway.replay.fresh import fresh
 from gateway.replay.normalise import differences, normalise
 
 
@@ -46,14 +47,14 @@ class Target:
     def __init__(self, base: str, session: aiohttp.ClientSession) -> None:
         self.base, self.session = base.rstrip("/"), session
 
-    async def send(self, path: Path) -> bool:
+    async def send(self, path: Path, round_number: int = 0) -> bool:
         route, kind = (
             ("/hl7v2", "x-application/hl7-v2+er7")
             if path.suffix == ".hl7"
             else ("/fhir/$process-message", "application/fhir+json")
         )
         async with self.session.post(
-            self.base + route, data=path.read_bytes(), headers={"Content-Type": kind}
+            self.base + route, data=fresh(path, round_number), headers={"Content-Type": kind}
         ) as resp:
             await resp.read()
             return resp.status == 200
@@ -205,6 +206,8 @@ async def replay(args: argparse.Namespace) -> int:
 
     logs.configure("warning", sys.stderr)  # the report is on standard output; the gateway's chatter is not
     folders = scenarios(args.paths)
+    if args.repeat > 1:
+        return await repeat(args, folders)
     recipients = recipients_of(args.directory)
     verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,6 +232,43 @@ async def replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
+    """Every scenario's inputs N times with fresh identifiers, over 8 connections; prints throughput.
+    Outputs are not compared (they are, once, without --repeat): this is for volume."""
+    jobs = [
+        (path, r)
+        for r in range(args.repeat)
+        for folder in folders
+        for path in sorted(p for p in folder.iterdir() if p.suffix in (".json", ".hl7"))
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack:
+            base = args.target or await stack.enter_async_context(local_gateway(Path(tmp), args.directory))
+            target = Target(base, session)
+            done = accepted = 0
+            started = time.perf_counter()
+            queue = list(reversed(jobs))
+
+            async def worker() -> None:
+                nonlocal done, accepted
+                while queue:
+                    path, r = queue.pop()
+                    ok = await target.send(path, r)  # awaited first: `x += await f()` reads x too early
+                    accepted += ok
+                    done += 1
+                    if done % 500 == 0 or done == len(jobs):
+                        bar = "#" * (30 * done // len(jobs))
+                        print(f"\r[{bar:<30}] {done}/{len(jobs)}", end="", flush=True)
+
+            await asyncio.gather(*(worker() for _ in range(8)))
+            elapsed = time.perf_counter() - started
+    print(
+        f"\n{done} events from {len(folders)} scenarios x {args.repeat} in {elapsed:.1f} s: "
+        f"{done / elapsed:,.0f} events/s, {accepted} accepted, {done - accepted} refused"
+    )
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from gateway.directory.embedded import DEMO_DIRECTORY
 
@@ -240,4 +280,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--directory", type=Path, default=DEMO_DIRECTORY, help="the directory the target uses")
     p.add_argument("--update-expected", action="store_true", help="record what is produced as expected")
     p.add_argument("--junit", type=Path, help="write a JUnit XML report here")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="play everything N times with fresh identifiers and print throughput (no comparison)",
+    )
     p.set_defaults(func=lambda args: asyncio.run(replay(args)))
