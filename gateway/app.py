@@ -18,7 +18,7 @@ from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.correlation import correlation
-from gateway.http.receipts import RECEIPT_DEADLINE
+from gateway.http.receipts import METRICS, RECEIPT_DEADLINE
 from gateway.http.receipts import add_routes as add_receipt_routes
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
 from gateway.http.subscriptions import CLOCK, DELIVERER, NEW_MESSAGES
@@ -109,7 +109,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             ssl_context=mllp_tls(settings),
         )
         identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
-        deliverer = Deliverer(parts.store, parts.clock, delivery_settings(settings), identity)
+        deliverer = Deliverer(
+            parts.store, parts.clock, delivery_settings(settings), identity, parts.intake.metrics
+        )
+        app[METRICS] = parts.intake.metrics
         new_messages = NewMessages()
 
         def after_commit() -> None:

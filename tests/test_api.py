@@ -121,3 +121,18 @@ async def test_logs_are_json_lines_without_patient_data(tmp_path: Path) -> None:
 def test_the_person_number_guard_redacts_what_a_careless_log_call_passes() -> None:
     event = logs.redact_person_numbers(None, "info", {"event": "x", "detail": "fnr 12034512343 here"})
     assert event["detail"] == "fnr [redacted] here"
+
+
+async def test_metrics_count_events_messages_and_deliveries(gateway: Client) -> None:
+    await gateway.post_event(b.message("A01", b.patient(), b.encounter("M1")))
+    bad = b.message("A01", b.patient(), b.encounter("M2"))
+    bad["entry"][2]["resource"]["identifier"][0]["value"] = "12034512344"
+    await gateway.post_event(bad)
+    async with gateway.session.get(gateway.base + "/metrics") as resp:
+        assert resp.status == 200 and resp.content_type == "text/plain"
+        text = await resp.text()
+    assert 'gateway_events_total{channel="fhir",event="A01",result="accepted"} 1.0' in text
+    assert 'gateway_events_total{channel="fhir",event="A01",result="rejected"} 1.0' in text
+    assert 'gateway_messages_total{status="N",type="LOG_INNLAGT"} 1.0' in text
+    assert 'gateway_deliveries{state="dead"} 0.0' in text
+    assert "gateway_receipts_missing 0.0" in text

@@ -52,7 +52,7 @@ def test_a_difference_is_reported_readably_and_fails_the_run(tmp_path: Path) -> 
 def test_repeat_replays_every_scenario_again_as_new_stays() -> None:
     """With fresh identifiers every round is accepted again (not answered as a duplicate)."""
     inputs = [p for p in FIXTURES.glob("*/*") if p.suffix in (".json", ".hl7")]
-    refused_once = 2   # invalid-fodselsnummer-rejected refuses both its inputs, every round
+    refused_once = 2  # invalid-fodselsnummer-rejected refuses both its inputs, every round
     result = replay(str(FIXTURES), "--repeat", "3")
     assert result.returncode == 0
     summary = result.stdout.strip().splitlines()[-1]

@@ -25,6 +25,7 @@ from cryptography import x509
 
 from gateway.clock import Clock, iso
 from gateway.delivery.signing import signed_headers
+from gateway.metrics import Metrics
 from gateway.protection import cms
 from gateway.protection.keys import SigningIdentity
 from gateway.store.base import DeliveryRow, Store, Tx
@@ -59,6 +60,7 @@ class Deliverer:
     clock: Clock
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     identity: SigningIdentity | None = None
+    metrics: Metrics | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _busy: set[tuple[str, str]] = field(default_factory=set)  # (subscription, order key) in flight
     # A delivery settled while a read of due ones was under way may still look pending in that
@@ -127,6 +129,8 @@ class Deliverer:
 
             # the outcome must be stored even if the deliverer is being stopped
             await asyncio.shield(self.store.write(record))
+            if self.metrics is not None:
+                self.metrics.delivery_attempts.labels(outcome.status).inc()
             log.info(
                 "delivery_attempt",
                 subscription=row.subscription_id,

@@ -17,9 +17,11 @@ from gateway.clock import iso
 from gateway.http.problems import problem
 from gateway.http.routes import STORE
 from gateway.http.subscriptions import CLOCK
+from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.store.base import Tx
 
 RECEIPT_DEADLINE = web.AppKey("receipt_deadline", float)  # hours
+METRICS = web.AppKey("metrics", Metrics)
 STATUS = {"ok": "ok", "fatal-error": "rejected", "transient-error": "transient"}
 
 
@@ -99,7 +101,15 @@ async def unknown(request: web.Request) -> web.Response:
     return web.json_response({"receipts": rows})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    before = iso(request.app[CLOCK].now() - timedelta(hours=request.app[RECEIPT_DEADLINE]))
+    deliveries, missing_receipts, held = await request.app[STORE].read(lambda r: r.operational_counts(before))
+    body = request.app[METRICS].render(deliveries, missing_receipts, held)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics)
     app.router.add_post("/receipts", post_receipt)
     app.router.add_get("/receipts/missing", missing)
     app.router.add_get("/receipts/unknown", unknown)

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from adapters.fhir.codes import INBOUND_EVENTS
 from adapters.fhir.inbound import (
     bundle_problems,
     decode_message_bundle,
@@ -25,6 +26,7 @@ from gateway.errors import answer_for
 from gateway.ids import new_id
 from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
 from gateway.intake.validators import ValidatorPool, ValidatorUnavailable
+from gateway.metrics import Metrics
 from gateway.pipeline.events import event_from_bundle
 from gateway.pipeline.processor import Outcome, Pipeline, Received
 from gateway.store.base import Store, StoreUnavailable
@@ -50,6 +52,7 @@ class Intake:
         # second core while this loop serves sockets and the store commits.
         self.validator = validator
         self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the deliverer
+        self.metrics = Metrics()
 
     async def fhir_message(self, body: bytes) -> Reply:
         now = iso(self.clock.now())
@@ -58,9 +61,14 @@ class Intake:
             bundle = decode_message_bundle(body)
             header = bundle["entry"][0]["resource"]
             request_id = header.get("id") if isinstance(header.get("id"), str) else None
+            code = (
+                (header.get("eventCoding") or {}).get("code")
+                if isinstance(header.get("eventCoding"), dict)
+                else None
+            )
+            event_code = code if code in INBOUND_EVENTS else None  # known codes only: labels stay bounded
             if problems := await self._problems(body, bundle):
                 raise InputRejected(problems)
-            event_code = header["eventCoding"]["code"]
             event = event_from_bundle(bundle, now)
         except InputRejected as exc:
             return self._rejected(exc.problems, request_id, event_code, now)
@@ -120,6 +128,11 @@ class Intake:
     def _accepted(self, outcome: Outcome, channel: str, **extra: str) -> None:
         if outcome.produced:
             self.after_commit()
+        self.metrics.events.labels(
+            channel, outcome.event_code, "duplicate" if outcome.duplicate else "accepted"
+        ).inc()
+        for p in outcome.produced:
+            self.metrics.messages.labels(p.message_type, p.dispatch_status).inc()
         log.info(
             "event_accepted",
             message_id=outcome.message_id,
@@ -134,6 +147,7 @@ class Intake:
     def _hl7_rejected(self, header: Header, problems: list[Problem]) -> Reply:
         answers = [answer_for(p.kind) for p in problems]
         code = "AR" if any(a.ack == "AR" for a in answers) else "AE"
+        self.metrics.events.labels("hl7v2", header.trigger or "unknown", "rejected").inc()
         ack = build_ack(
             header,
             code,
@@ -150,6 +164,7 @@ class Intake:
 
     def _transient(self, why: str, request_id: str | None, event_code: str | None, now: str) -> Reply:
         log.error(why, message_id=request_id, event_code=event_code)
+        self.metrics.events.labels("fhir", event_code or "unknown", "transient").inc()
         problem = Problem("$", "transient", "the gateway could not take the event now; send it again")
         return Reply(
             503, response_bundle(request_id, event_code, "transient-error", operation_outcome([problem]), now)
@@ -159,6 +174,7 @@ class Intake:
         self, problems: list[Problem], request_id: str | None, event_code: str | None, now: str
     ) -> Reply:
         status = max(answer_for(p.kind).http for p in problems)
+        self.metrics.events.labels("fhir", event_code or "unknown", "rejected").inc()
         log.info(
             "event_rejected",
             message_id=request_id,

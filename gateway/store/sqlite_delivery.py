@@ -161,6 +161,19 @@ class DeliverySql:
         keys = ("messageId", "messageType", "recipient", "sent")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def operational_counts(self, sent_before: str) -> tuple[dict[str, int], int, int]:
+        """Deliveries by state, messages past the receipt deadline without one, held messages."""
+        deliveries = dict(
+            self.c.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall()
+        )
+        missing = self.c.execute(
+            "SELECT count(*) FROM outbound o WHERE o.status = 'ready' AND o.created_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.message_id = o.message_id)",
+            (sent_before,),
+        ).fetchone()[0]
+        held = self.c.execute("SELECT count(*) FROM outbound WHERE status = 'held'").fetchone()[0]
+        return deliveries, int(missing), int(held)
+
     def unknown_receipts(self, limit: int) -> list[dict[str, Any]]:
         rows = self.c.execute(
             "SELECT message_id, status, sender, format, received_at FROM receipts WHERE known = 0 "

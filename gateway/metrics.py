@@ -1,0 +1,53 @@
+"""Operations metrics in the Prometheus text format (`GET /metrics`).
+
+Counters are kept by the code that does the work; the gauges that describe stored state
+(pending and dead deliveries, messages without a receipt) are read from the store at scrape time,
+so they are right after a restart too.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "gateway_events_total",
+            "Inbound events by channel, event code and result",
+            ["channel", "event", "result"],
+            registry=self.registry,
+        )
+        self.messages = Counter(
+            "gateway_messages_total",
+            "Outbound messages produced, by type and dispatch status",
+            ["type", "status"],
+            registry=self.registry,
+        )
+        self.delivery_attempts = Counter(
+            "gateway_delivery_attempts_total",
+            "Webhook attempts by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.deliveries = Gauge(
+            "gateway_deliveries", "Deliveries by state", ["state"], registry=self.registry
+        )
+        self.receipts_missing = Gauge(
+            "gateway_receipts_missing",
+            "Messages without a receipt after the receipt deadline",
+            registry=self.registry,
+        )
+        self.held = Gauge(
+            "gateway_messages_held", "Outbound messages held back as incomplete", registry=self.registry
+        )
+
+    def render(self, deliveries: dict[str, int], receipts_missing: int, held: int) -> bytes:
+        for state in ("pending", "delivered", "dead"):
+            self.deliveries.labels(state).set(deliveries.get(state, 0))
+        self.receipts_missing.set(receipts_missing)
+        self.held.set(held)
+        return generate_latest(self.registry)
