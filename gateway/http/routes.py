@@ -11,6 +11,7 @@ from adapters.problems import Problem
 from gateway.http.problems import problem
 from gateway.intake.fhir_response import operation_outcome
 from gateway.intake.service import Intake
+from gateway.render.html_view import render_page
 from gateway.store.base import OutboundRow, Reader, Store
 
 FHIR_JSON = "application/fhir+json"
@@ -60,6 +61,7 @@ def _feed_entry(row: OutboundRow) -> dict[str, object]:
         "recipientKind": row.recipient_kind,
         "created": row.created_at,
         "href": f"/messages/{row.message_id}",
+        "page": f"/messages/{row.message_id}/page",
     }
 
 
@@ -88,6 +90,19 @@ async def message(request: web.Request) -> web.Response:
     if row is None or row.payload is None:
         return problem(404, "No such message")
     return _fhir(row.payload)
+
+
+async def message_page(request: web.Request) -> web.Response:
+    """The same message as a page for a person to read."""
+    message_id = request.match_info["message_id"]
+    row = await request.app[STORE].read(lambda r: r.outbound(message_id))
+    if row is None or row.payload is None:
+        return problem(404, "No such message")
+    return web.Response(
+        text=render_page(orjson.loads(row.payload)),
+        content_type="text/html",
+        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+    )
 
 
 async def stay(request: web.Request) -> web.Response:
@@ -142,5 +157,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/hl7v2", process_hl7v2)
     app.router.add_get("/feed/{her_id}", feed)
     app.router.add_get("/messages/{message_id}", message)
+    app.router.add_get("/messages/{message_id}/page", message_page)
     app.router.add_get("/stays/{stay_id}", stay)
     app.router.add_get("/openapi.yaml", openapi)
