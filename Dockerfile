@@ -5,7 +5,8 @@ COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY adapters ./adapters
 COPY schemas ./schemas
-RUN pip install --no-cache-dir . && useradd --system --home /data gateway && mkdir -p /data && chown gateway /data
+# editable: the service reads schemas/openapi.yaml from the source tree, as it does in development
+RUN pip install --no-cache-dir -e . && useradd --system --home /data gateway && mkdir -p /data && chown gateway /data
 USER gateway
 EXPOSE 8080 2575
 ENV GATEWAY_HOST=0.0.0.0 GATEWAY_DATA_DIR=/data
