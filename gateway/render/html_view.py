@@ -142,6 +142,7 @@ def render_page(bundle: Resource) -> str:
         parts.append('<div class="banner information">Til orientering.</div>')
     period = encounter.get("period") or {}
     ready = _ext(encounter, codes.EXT_READY)
+    event_time = _ext(header, codes.EXT_EVENT_TIME)
     parts.append(
         "<h2>Pasient og opphold</h2><dl>"
         f"<dt>Pasient</dt><dd>{escape(_name(patient))}</dd>"
@@ -150,7 +151,8 @@ def render_page(bundle: Resource) -> str:
         f"<dt>Innlagt</dt><dd>{_when(period.get('start'))}</dd>"
         + (f"<dt>Utskrivningsklar</dt><dd>{_when(ready)}</dd>" if ready else "")
         + (f"<dt>Utskrevet</dt><dd>{_when(period.get('end'))}</dd>" if period.get("end") else "")
-        + f"<dt>Hendelse</dt><dd>{_when(_ext(header, codes.EXT_EVENT_TIME))}</dd></dl>"
+        + (f"<dt>Hendelsen skjedde</dt><dd>{_when(event_time)}</dd>" if event_time else "")
+        + "</dl>"
     )
     focus = resolve(index, (header.get("focus") or [{}])[0])
     if focus and focus.get("resourceType") == "Composition":
