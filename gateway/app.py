@@ -21,6 +21,7 @@ from gateway.http.correlation import correlation
 from gateway.http.receipts import METRICS, RECEIPT_DEADLINE
 from gateway.http.receipts import add_routes as add_receipt_routes
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
+from gateway.http.stays import add_routes as add_stay_routes
 from gateway.http.subscriptions import CLOCK, DELIVERER, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
 from gateway.intake.mllp import start_mllp_server
@@ -134,5 +135,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     add_routes(app)
     add_subscription_routes(app)
     add_receipt_routes(app)
+    add_stay_routes(app)
     app[RECEIPT_DEADLINE] = float(settings.receipt_deadline_hours)
     return app

@@ -253,6 +253,16 @@ class SqliteReader(SqliteTx):
         ).fetchone()
         return _stay(row) if row else None
 
+    def stays(self, status: str | None, limit: int) -> list[StayRow]:
+        return [
+            _stay(r)
+            for r in self.c.execute(
+                f"SELECT {_STAY_COLS} FROM stays WHERE (? IS NULL OR status = ?) "
+                "ORDER BY updated_at DESC LIMIT ?",
+                (status, status, limit),
+            )
+        ]
+
     def inbound_count(self) -> int:
         return int(self.c.execute("SELECT count(*) FROM inbound").fetchone()[0])
 
