@@ -1,0 +1,38 @@
+"""Each benchmark runs for a moment, so none of them rots; the figures themselves are not judged here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RUNS = {
+    "bench_fhir_intake.py": (["--events", "150", "--connections", "4"], "events/s"),
+    "bench_mllp.py": (["--messages", "100"], "ACKed messages/s"),
+    "bench_delivery.py": (["--messages", "120", "--rate", "60", "--seconds", "1"], "deliveries/s"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(RUNS))
+def test_benchmark_runs(script: str) -> None:
+    args, expect = RUNS[script]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert expect in result.stdout
+
+
+def test_every_benchmark_has_a_smoke_run() -> None:
+    scripts = {p.name for p in (ROOT / "benchmarks").glob("bench_*.py")}
+    assert scripts == set(RUNS)
