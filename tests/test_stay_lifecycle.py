@@ -59,6 +59,21 @@ async def test_events_arriving_out_of_order_are_placed_by_event_time(gateway: Cl
     assert stay["state"]["admitted_at"] == "2026-11-02T09:00:00Z"
 
 
+async def test_no_admission_notice_once_the_patient_has_left(gateway: Client) -> None:
+    """The discharge arrives first: the admission notices are not sent after the fact (HIS 1149
+    notifies of an admitted patient while admitted); the discharge notices are."""
+    await gateway.post_event(event("A03", T_OUT, end=T_OUT))
+    await gateway.post_event(event("A01", T_ADMIT))
+    assert await types(gateway, NURSING) == ["LOG_UTSKREVET/N"]
+    assert await types(gateway, ALLOCATION) == []
+
+
+async def test_admission_notices_already_sent_are_not_cancelled_by_the_discharge(gateway: Client) -> None:
+    await gateway.post_event(event("A01", T_ADMIT))
+    await gateway.post_event(event("A03", T_OUT, end=T_OUT))
+    assert await types(gateway, NURSING) == ["LOG_INNLAGT/N", "LOG_UTSKREVET/N"]
+
+
 async def test_cancelled_admission_cancels_what_was_sent(gateway: Client) -> None:
     await gateway.post_event(event("A01", T_ADMIT))
     await gateway.post_event(event("A11", "2026-11-02T12:00:00+01:00"))

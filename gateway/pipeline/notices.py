@@ -54,11 +54,29 @@ def _doc_meds(resources: list[Resource]) -> list[Resource]:
 
 
 def desired_notices(
-    state: StayState, to: Recipients, *, gp_notices: bool, report_copy_to_gp: bool
+    state: StayState,
+    to: Recipients,
+    *,
+    gp_notices: bool,
+    report_copy_to_gp: bool,
+    sent: frozenset[str] = frozenset(),
 ) -> list[Notice]:
-    """In the order they should be read: admission, ready episodes, discharge, documents."""
+    """In the order they should be read: admission, ready episodes, discharge, documents.
+
+    `sent` holds the keys of notices already out: an admission notice that was never sent is not
+    wanted once the patient has left (events came late or out of order), but one that was sent
+    stays wanted, so it is not cancelled by the discharge.
+    """
     out: list[Notice] = []
-    add = out.append
+    left = state.status in ("discharged", "died")
+
+    def add(notice: Notice) -> None:
+        admission = notice.message_type in ("LOG_INNLAGT", "HELSEOPPL_SOKNAD") or notice.key.startswith(
+            "DIALOG_NOTAT:admission"
+        )
+        if not (left and admission and notice.key not in sent):
+            out.append(notice)
+
     nursing, allocation, gp = to.nursing, to.allocation, to.gp
     admitted = state.status not in ("new", "admission-cancelled") and state.admitted_at is not None
     where = to.department.name if to.department else to.sender.name

@@ -116,16 +116,15 @@ class Pipeline:
     ) -> None:
         state = fold(tx.stay_events(stay.stay_id))
         to = route(state, event.sender_her, self.directory, self.register)
+        history = tx.stay_outbound(stay.stay_id)
         desired = desired_notices(
             state,
             to,
             gp_notices=self.directory.setting("gp_admission_notice", True),
             report_copy_to_gp=self.directory.setting("utskrivningsrapport_copy_to_gp"),
+            sent=frozenset(row.notice_key for row in history),
         )
-        rows = [
-            self._realise(tx, action, state, to, now)
-            for action in plan(desired, tx.stay_outbound(stay.stay_id))
-        ]
+        rows = [self._realise(tx, action, state, to, now) for action in plan(desired, history)]
         person = person_of(state)
         patient_ref = self.pseudonym(person[1]) if person else stay.patient_ref
         if patient_ref != stay.patient_ref:
