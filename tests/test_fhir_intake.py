@@ -172,3 +172,42 @@ async def test_outbound_messages_are_valid_fhir_r4_message_bundles(gateway: Clie
             head = bundle["entry"][0]["resource"]
             assert head["eventCoding"]["system"] in (codes.MESSAGE_TYPE, codes.GW_MESSAGE_TYPE)
             assert head["destination"][0]["endpoint"].endswith(her)
+
+
+async def test_fhir_xml_is_accepted_and_answered_in_xml(gateway: Client) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    xml = Bundle.model_validate(a01("X1")).model_dump_xml()
+    headers = {"Content-Type": "application/fhir+xml"}
+    async with gateway.session.post(
+        gateway.base + "/fhir/$process-message", data=xml, headers=headers
+    ) as resp:
+        assert resp.status == 200 and resp.content_type == "application/fhir+xml"
+        answer = Bundle.model_validate_xml(await resp.read())
+    assert answer.entry[0].resource.response.code == "ok"
+    assert [e["messageType"] for e in await gateway.feed(NURSING_HAMAR)] == ["LOG_INNLAGT"]
+
+
+async def test_xml_attacks_and_bad_xml_are_refused(gateway: Client) -> None:
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE Bundle [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<Bundle xmlns="http://hl7.org/fhir"><id value="&x;"/><type value="message"/></Bundle>'
+    )
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b'<Bundle xmlns="http://hl7.org/fhir"><id value="&b;"/></Bundle>'
+    )
+    for body in (
+        xxe,
+        bomb,
+        b"<Bundle",
+        b'<Bundle xmlns="http://hl7.org/fhir"><type value="nonsense"/></Bundle>',
+    ):
+        async with gateway.session.post(
+            gateway.base + "/fhir/$process-message",
+            data=body,
+            headers={"Content-Type": "application/fhir+xml"},
+        ) as resp:
+            assert resp.status in (400, 422)
+            assert b"root:" not in await resp.read()  # nothing of /etc/passwd
+    assert await gateway.feed(NURSING_HAMAR) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
+from adapters.fhir.inbound_xml import to_xml
 from adapters.problems import Problem
 from gateway.http.problems import problem
 from gateway.intake.fhir_response import operation_outcome
@@ -37,6 +38,12 @@ async def process_message(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         oo = operation_outcome([Problem("$", "too-large", f"body over {request.app[MAX_BODY]} bytes")])
         return _fhir(orjson.dumps(oo), 413)
+    if request.content_type in ("application/fhir+xml", "application/xml", "text/xml"):
+        reply = await request.app[INTAKE].fhir_message(body, xml=True)
+        answer = orjson.loads(reply.body)
+        if answer.get("resourceType") == "Bundle":
+            return web.Response(body=to_xml(answer), status=reply.status, content_type="application/fhir+xml")
+        return _fhir(reply.body, reply.status)
     reply = await request.app[INTAKE].fhir_message(body)
     return _fhir(reply.body, reply.status)
 
