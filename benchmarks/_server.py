@@ -91,4 +91,8 @@ def running_gateway(*extra: str, env: dict[str, str] | None = None) -> Iterator[
             yield Gateway(base, proc.pid, mllp)
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # never leave a hung gateway holding the caller's pipes
+                raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import ssl
 from collections.abc import AsyncIterator
@@ -124,9 +123,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         app[DELIVERER], app[CLOCK], app[NEW_MESSAGES] = deliverer, parts.clock, new_messages
         delivering = asyncio.create_task(deliverer.run(), name="deliverer")
         yield
-        delivering.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await delivering
+        deliverer.stop()
+        try:
+            async with asyncio.timeout(10):
+                await delivering
+        except TimeoutError:
+            log.warning("deliverer_stop_timeout")
         mllp.close()
         await mllp.wait_closed()
         await parts.close()

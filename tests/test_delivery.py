@@ -230,3 +230,31 @@ async def test_invalid_subscriptions_are_refused(gateway: Client) -> None:
         async with gateway.session.post(gateway.base + "/subscriptions", data=orjson.dumps(body)) as resp:
             assert resp.status == 422
             assert resp.content_type == "application/problem+json"
+
+
+async def test_the_deliverer_stops_promptly_while_woken_without_pause(tmp_path: Path) -> None:
+    """Shutdown ends the delivery loop even when commits wake it all the time (a swallowed
+    cancellation once kept a stopping gateway alive forever)."""
+    from gateway.clock import SystemClock
+    from gateway.delivery.webhooks import Deliverer, DeliverySettings
+    from gateway.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.start()
+    deliverer = Deliverer(store, SystemClock(), DeliverySettings(idle_poll=0.001))
+    running = asyncio.create_task(deliverer.run())
+    storm_until = time.monotonic() + 0.5
+
+    async def storm() -> None:
+        while time.monotonic() < storm_until:
+            deliverer.wake()
+            await asyncio.sleep(0)
+
+    stormer = asyncio.create_task(storm())
+    await asyncio.sleep(0.2)
+    deliverer.stop()
+    async with asyncio.timeout(5):
+        await running
+    await stormer
+    await store.close()
+    assert running.done() and running.exception() is None

@@ -70,9 +70,16 @@ class Deliverer:
     _settlements: int = 0
     _budgets: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _stopping: bool = False
 
     def wake(self) -> None:
         """Called after a commit that may have queued deliveries."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ends `run` after its current step; attempts in flight are cancelled, and an attempt
+        whose outcome is lost is simply due again (same webhook-id) after restart."""
+        self._stopping = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -82,7 +89,9 @@ class Deliverer:
             timeout=timeout, connector=connector, auto_decompress=False
         ) as session:
             try:
-                while True:
+                # A stop flag, not only cancellation: on Python 3.11 a cancel that lands as the
+                # wake-up fires can be swallowed, and the loop would never end.
+                while not self._stopping:
                     self._wake.clear()
                     now = iso(self.clock.now())
                     read_from = self._settlements
@@ -99,7 +108,8 @@ class Deliverer:
                             task.add_done_callback(self._tasks.discard)
                     self._settled = {k: n for k, n in self._settled.items() if n > read_from}
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
+                        async with asyncio.timeout(self.settings.idle_poll):
+                            await self._wake.wait()
             finally:
                 for task in list(self._tasks):
                     task.cancel()

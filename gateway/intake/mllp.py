@@ -59,7 +59,8 @@ async def start_mllp_server(
         async with connections:
             try:
                 while True:
-                    payload = await asyncio.wait_for(read_frame(reader, max_frame_bytes), idle_timeout)
+                    async with asyncio.timeout(idle_timeout):
+                        payload = await read_frame(reader, max_frame_bytes)
                     if payload is None:
                         break
                     async with in_flight:

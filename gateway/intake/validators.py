@@ -62,7 +62,8 @@ class _Worker:
             self.proc.stdin.close()
         with contextlib.suppress(ProcessLookupError):
             try:
-                await asyncio.wait_for(self.proc.wait(), 5)
+                async with asyncio.timeout(5):
+                    await self.proc.wait()
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
