@@ -26,7 +26,7 @@ from gateway.http.subscriptions import add_routes as add_subscription_routes
 from gateway.intake.mllp import start_mllp_server
 from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
-from gateway.pipeline.processor import Pipeline
+from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
 from gateway.store.sqlite import SqliteStore
@@ -115,8 +115,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         app[METRICS] = parts.intake.metrics
         new_messages = NewMessages()
 
-        def after_commit() -> None:
-            deliverer.wake()
+        def after_commit(outcome: Outcome) -> None:
+            if outcome.deliveries:  # otherwise nothing new for push; its once-a-second poll stays
+                deliverer.wake()
             new_messages.notify()
 
         parts.intake.after_commit = after_commit

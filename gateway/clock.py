@@ -33,7 +33,8 @@ class ManualClock:
 
 def iso(dt: datetime) -> str:
     """UTC, second precision, sortable as text."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat is C; strftime cost ~5 % of intake CPU when this was written with it
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def parse_fhir_datetime(value: str) -> datetime:

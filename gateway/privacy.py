@@ -13,7 +13,7 @@ class Pseudonymizer:
         self._key = key
 
     def __call__(self, value: str) -> str:
-        return "p-" + hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:20]
+        return "p-" + hmac.digest(self._key, value.encode(), hashlib.sha256).hex()[:20]
 
     @classmethod
     def from_data_dir(cls, data_dir: Path) -> Pseudonymizer:

@@ -54,7 +54,8 @@ class Intake:
         # Model validation is the one costly CPU step of intake; a worker process runs it on the
         # second core while this loop serves sockets and the store commits.
         self.validator = validator
-        self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the deliverer
+        # told of each committed event that produced messages: wakes the deliverer, long-polls
+        self.after_commit: Callable[[Outcome], None] = lambda outcome: None
         self.metrics = Metrics()
 
     async def fhir_message(self, body: bytes, *, xml: bool = False) -> Reply:
@@ -133,7 +134,7 @@ class Intake:
 
     def _accepted(self, outcome: Outcome, channel: str, **extra: str) -> None:
         if outcome.produced:
-            self.after_commit()
+            self.after_commit(outcome)
         self.metrics.events.labels(
             channel, outcome.event_code, "duplicate" if outcome.duplicate else "accepted"
         ).inc()

@@ -47,6 +47,7 @@ class Outcome:
     stay_status: str | None = None
     produced: list[Produced] = field(default_factory=list)
     gaps: list[Problem] = field(default_factory=list)
+    deliveries: int = 0  # push deliveries queued by this event
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,8 @@ class Pipeline:
         if patient_ref != stay.patient_ref:
             tx.set_stay_patient(stay.stay_id, patient_ref)
         tx.insert_outbound(stay.stay_id, seq, now, rows)
-        tx.enqueue_deliveries(rows, patient_ref, now)  # in order per patient, to each push subscriber
+        # in order per patient, to each push subscriber
+        outcome.deliveries += tx.enqueue_deliveries(rows, patient_ref, now)
         tx.update_stay(stay.stay_id, state.status, state.summary(), now)
         outcome.stay_id, outcome.stay_status = stay.stay_id, state.status
         outcome.gaps = to.gaps

@@ -7,6 +7,7 @@ simply undo what they cancel at the point in time where they happened.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,13 @@ class StayState:
 
 def _utc(value: str | None) -> str | None:
     """Every time in the state is UTC text (clock.iso), whatever offset the sender used."""
-    return iso(parse_fhir_datetime(value)) if value else None
+    return _utc_text(value) if value else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_text(value: str) -> str:
+    # a stay is re-folded on every event, so the same few times are converted again and again
+    return iso(parse_fhir_datetime(value))
 
 
 def _ext(resource: Resource, url: str) -> dict[str, Any] | None:

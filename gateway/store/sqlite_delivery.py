@@ -70,10 +70,11 @@ class DeliverySql:
                 (orjson.dumps(secrets), subscription_id),
             )
 
-    def enqueue_deliveries(self, rows: Sequence[NewOutbound], order_key: str, now: str) -> None:
+    def enqueue_deliveries(self, rows: Sequence[NewOutbound], order_key: str, now: str) -> int:
         """Every new outbound message, for every active subscription that wants it, numbered per
-        subscription (its event number: consecutive, so a subscriber can see a gap)."""
-        self.c.executemany(
+        subscription (its event number: consecutive, so a subscriber can see a gap). Returns how
+        many deliveries were queued."""
+        cur = self.c.executemany(
             "INSERT INTO deliveries (subscription_id, outbound_seq, order_key, status, next_attempt_at, "
             "event_number) "
             "SELECT s.subscription_id, o.seq, ?, 'pending', ?, "
@@ -86,6 +87,7 @@ class DeliverySql:
             "     OR EXISTS (SELECT 1 FROM json_each(s.message_types) WHERE value = o.message_type))",
             [(order_key, now, r.message_id) for r in rows if r.status == "ready"],
         )
+        return max(cur.rowcount, 0)
 
     def events(self, subscription_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         """A subscription's messages by event number, after a cursor (the pull feed)."""
