@@ -1,0 +1,485 @@
+"""End to end: a hospital's discharges in over real sockets, out to a subscriber that verifies
+every signature, against a real `gateway serve` process (SQLite, durable settings).
+
+Each stay is one discharge handover, five events in clinical order: A01 over MLLP, A16 (ready
+for discharge) as FHIR, the Utskrivningsrapport (T02) as FHIR, A03 over MLLP, the Epikrise (T02)
+as FHIR. Every stay is a different patient, so per-patient delivery order does not serialise
+the run. A push subscription for every recipient in the demo directory takes every message.
+
+Phases:
+1. floors, in the same run: framing + durable write + ACK (a minimal MLLP server, same SQLite
+   settings), and XML parse + serialise + XSD validation of an official PLO example;
+2. throughput: `--stays` stays over `--lanes` lanes (each lane one MLLP and one HTTP
+   connection, one event in flight), until the subscriber has every message;
+3. latency: events at a fixed `--rate` for `--seconds`, each message timed from the send of
+   the event that produced it to the subscriber's 2xx;
+4. optional soak (`--soak-minutes`): the fixed rate for that long, RSS sampled every 10 s.
+
+    python benchmarks/bench_e2e.py [--stays 400] [--lanes 8] [--rate 100] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import orjson
+from aiohttp import web
+from standardwebhooks.webhooks import Webhook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters.hl7v2.framing import frame, read_frame
+from benchmarks._http_load import _read_response, post_request
+from benchmarks._server import Gateway, free_port, running_gateway
+from benchmarks.bench_delivery import person_numbers
+from tests import builders
+from tests.hl7_builders import adt
+
+VISIT_SYSTEM = "urn:hl7v2:visit:8000001"  # what the HL7 mapping makes of PV1-19 from this hospital
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+EVENTS_PER_STAY = 5
+
+
+# ---------------------------------------------------------------- the events of one stay
+
+
+@dataclass
+class Event:
+    stay: str
+    channel: str  # mllp | http
+    payload: bytes  # an MLLP frame, or a whole HTTP request
+
+
+def stay_events(n: int, person: str, tag: str) -> list[Event]:
+    visit = f"{tag}{n}"
+
+    def fhir(bundle: dict[str, object]) -> Event:
+        for entry in bundle["entry"]:  # type: ignore[union-attr]
+            res = entry["resource"]
+            if res["resourceType"] == "Encounter":
+                res["identifier"][0]["system"] = VISIT_SYSTEM
+        body = orjson.dumps(bundle)
+        return Event(visit, "http", post_request("127.0.0.1", "/fhir/$process-message", body))
+
+    def mllp(trigger: str, **kw: str) -> Event:
+        return Event(
+            visit, "mllp", frame(adt(trigger, f"{visit}{trigger}", visit=visit, person=person, **kw).encode())
+        )
+
+    pat = builders.patient(person)
+    meds = [
+        builders.medication("C09AA05", "Ramipril", "10 mg x 1", change="changed", reason="Blodtrykk"),
+        builders.medication(
+            "B01AC06", "Albyl-E", "75 mg x 1", status="stopped", change="stopped", reason="Byttet"
+        ),
+        builders.medication("B01AF02", "Eliquis", "5 mg x 2", change="new"),
+        builders.medication("N02BE01", "Paracetamol", "1 g x 3", change="unchanged"),
+    ]
+    ready = builders.encounter(visit, ready="2026-11-05T09:00:00+01:00")
+    report = builders.composition(f"R{visit}")
+    epikrise = builders.composition(f"E{visit}", builders.codes.LOINC_EPIKRISE)
+    return [
+        mllp("A01"),
+        fhir(builders.message("A16", pat, ready, event_time="2026-11-05T09:00:00+01:00")),
+        fhir(builders.message("T02", dict(pat), report, builders.encounter(visit), *meds, focus=report)),
+        mllp("A03", evn_time="20261106120000", discharge="20261106120000", disposition="01"),
+        fhir(builders.message("T02", dict(pat), epikrise, builders.encounter(visit), focus=epikrise)),
+    ]
+
+
+# ---------------------------------------------------------------- the subscriber
+
+
+@dataclass
+class Subscriber:
+    secret: str = ""
+    arrived: dict[str, tuple[float, str]] = field(default_factory=dict)  # webhook-id -> (time, stay)
+    bad: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            Webhook(self.secret).verify(body, dict(request.headers), json_parse=False)
+        except Exception:
+            self.bad += 1
+            return web.Response(status=401)
+        stay = ""
+        for entry in orjson.loads(body).get("entry", ()):
+            res = entry.get("resource", {})
+            if res.get("resourceType") == "Encounter":
+                stay = (res.get("identifier") or [{}])[0].get("value", "")
+                break
+        self.arrived.setdefault(request.headers["webhook-id"], (time.perf_counter(), stay))
+        return web.Response(status=204)
+
+
+async def subscribe(gw: Gateway, sub: Subscriber, port: int) -> web.AppRunner:
+    app = web.Application()
+    app.router.add_post("/hook", sub.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    hers = [  # every municipal service and GP in the demo directory
+        *("8100011", "8100012", "8100021", "8100022", "8100031", "8100032", "8100041", "8100042"),
+        *("8200011", "8200021", "8200031"),
+    ]
+    body = {"herIds": hers, "mode": "push", "endpoint": f"http://127.0.0.1:{port}/hook"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(gw.base + "/subscriptions", json=body) as resp,
+    ):
+        sub.secret = (await resp.json())["secret"]
+    return runner
+
+
+# ---------------------------------------------------------------- driving the gateway
+
+
+class Lane:
+    """One MLLP and one HTTP keep-alive connection; one event in flight."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+
+    async def open(self) -> None:
+        self.mr, self.mw = await asyncio.open_connection("127.0.0.1", self.gw.mllp_port, limit=1 << 22)
+        self.hr, self.hw = await asyncio.open_connection("127.0.0.1", self.gw.port, limit=1 << 22)
+
+    async def send(self, event: Event) -> None:
+        if event.channel == "mllp":
+            self.mw.write(event.payload)
+            ack = await read_frame(self.mr, 1 << 20)
+            if ack is None or b"MSA|AA|" not in ack:
+                raise RuntimeError("HL7 event not accepted")
+        else:
+            self.hw.write(event.payload)
+            status, _ = await _read_response(self.hr)
+            if status != 200:
+                raise RuntimeError(f"FHIR event answered {status}")
+
+    def close(self) -> None:
+        self.mw.close()
+        self.hw.close()
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident set of a process and its children still running, in MB."""
+    cur = peak = 0.0
+    for p in [pid, *children(pid)]:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                cur += int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                peak += int(line.split()[1]) / 1024
+    return cur, peak
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def gateway_cpu(gw: Gateway) -> float:
+    from benchmarks._server import cpu_seconds
+
+    return gw.cpu() + sum(cpu_seconds(c) for c in children(gw.pid))
+
+
+def q(values: list[float]) -> str:
+    if len(values) < 2:
+        return "n/a"
+    p = statistics.quantiles(values, n=100)
+    return f"p50 {p[49] * 1000:.1f} ms, p95 {p[94] * 1000:.1f} ms, p99 {p[98] * 1000:.1f} ms"
+
+
+async def wait_for(sub: Subscriber, count: int, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while len(sub.arrived) < count:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"only {len(sub.arrived)} of {count} messages delivered in {timeout:.0f} s")
+        await asyncio.sleep(0.01)
+
+
+async def messages_so_far(gw: Gateway) -> int:
+    """Deliveries the gateway queued: the count the subscriber must reach."""
+    async with aiohttp.ClientSession() as session, session.get(gw.base + "/metrics") as resp:
+        text = await resp.text()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("gateway_messages_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+async def throughput(gw: Gateway, sub: Subscriber, stays: int, lanes: int, people: list[str]) -> None:
+    work = [stay_events(n, people[n], "T") for n in range(stays)]
+    queue = list(reversed(work))
+    intake: list[float] = []
+    base = len(sub.arrived)
+    before = await messages_so_far(gw)
+
+    async def lane_loop() -> None:
+        lane = Lane(gw)
+        await lane.open()
+        while queue:
+            for event in queue.pop():
+                t0 = time.perf_counter()
+                await lane.send(event)
+                intake.append(time.perf_counter() - t0)
+        lane.close()
+
+    cpu0, own0 = gateway_cpu(gw), time.process_time()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(lane_loop() for _ in range(lanes)))
+    t_intake = time.perf_counter() - t0
+    produced = await messages_so_far(gw) - before
+    await wait_for(sub, base + produced, 120)
+    t_all = time.perf_counter() - t0
+    cpu, own = gateway_cpu(gw) - cpu0, time.process_time() - own0
+    events = stays * EVENTS_PER_STAY
+    print(f"throughput: {stays} stays = {events} events over {lanes} lanes; {produced} messages delivered")
+    print(
+        f"  intake stage:  {events / t_intake:,.0f} events/s accepted (durable, answered), "
+        f"answer latency {q(intake)}"
+    )
+    print(
+        f"  end to end:    {events / t_all:,.0f} events/s and {produced / t_all:,.0f} messages/s with every "
+        f"message delivered"
+    )
+    print(
+        f"  CPU:           gateway {cpu / events * 1000:.2f} s per 1,000 events (main process and "
+        f"validation worker); this load generator and subscriber {own / events * 1000:.2f} s per 1,000"
+    )
+
+
+async def at_rate(
+    gw: Gateway,
+    sub: Subscriber,
+    rate: float,
+    seconds: float,
+    people: list[str],
+    tag: str,
+    rss_every: float = 0.0,
+) -> tuple[list[float], list[tuple[float, float]]]:
+    """Events at a fixed rate (stays interleaved); returns each message's latency from its
+    event's send to the subscriber's 2xx, and RSS samples."""
+    stays = max(1, int(rate * seconds / EVENTS_PER_STAY))
+    work = [stay_events(n, people[n % len(people)], tag) for n in range(stays)]
+    sent: dict[str, list[float]] = {}
+    lanes = [Lane(gw) for _ in range(8)]
+    for lane in lanes:
+        await lane.open()
+    locks = [asyncio.Lock() for _ in lanes]
+    start = time.perf_counter()
+    base = len(sub.arrived)
+    before = await messages_so_far(gw)
+    samples: list[tuple[float, float]] = []
+    tasks = []
+
+    async def one(i: int, event: Event) -> None:
+        async with locks[i % len(lanes)]:
+            sent.setdefault(event.stay, []).append(time.perf_counter())
+            await lanes[i % len(lanes)].send(event)
+
+    # stay s's k-th event goes at slot k * stays + s: a stay's events are a whole round apart
+    order = [(s, k) for k in range(EVENTS_PER_STAY) for s in range(stays)]
+    next_rss = start
+    for i, (s, k) in enumerate(order):
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(s, work[s][k])))
+        if rss_every and time.perf_counter() >= next_rss:
+            samples.append((time.perf_counter() - start, rss_mb(gw.pid)[0]))
+            next_rss += rss_every
+    await asyncio.gather(*tasks)
+    produced = await messages_so_far(gw) - before
+    await wait_for(sub, base + produced, 60)
+    for lane in lanes:
+        lane.close()
+    latencies = []
+    for webhook_id, (arrived, stay) in list(sub.arrived.items())[base:]:
+        times = [t for t in sent.get(stay, ()) if t <= arrived]
+        if times:
+            latencies.append(arrived - times[-1])  # the latest event of the stay sent before arrival
+        del webhook_id
+    return latencies, samples
+
+
+# ---------------------------------------------------------------- floors
+
+
+def _floor_server(port: int, db: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    """Framing, one durable INSERT per message (group commit, WAL, synchronous=FULL), an ACK."""
+
+    async def main() -> None:
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, body BLOB)")
+        pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        wake = asyncio.Event()
+
+        async def committer() -> None:
+            while True:
+                await wake.wait()
+                wake.clear()
+                batch, pending[:] = pending[:], []
+                conn.execute("BEGIN")
+                conn.executemany("INSERT INTO journal (body) VALUES (?)", [(b,) for b, _ in batch])
+                conn.execute("COMMIT")
+                for _, fut in batch:
+                    fut.set_result(None)
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while (msg := await read_frame(reader, 1 << 22)) is not None:
+                fut = asyncio.get_running_loop().create_future()
+                pending.append((msg, fut))
+                wake.set()
+                await fut
+                control = msg.split(b"\r", 1)[0].split(b"|")[9]
+                writer.write(
+                    frame(
+                        b"MSH|^~\\&|GW|GW|||20261124||ACK|" + control + b"|P|2.5\rMSA|AA|" + control + b"\r"
+                    )
+                )
+                await writer.drain()
+            writer.close()
+
+        commits = asyncio.create_task(committer())
+        await asyncio.start_server(serve, "127.0.0.1", port, limit=1 << 22)
+        ready.set()
+        await commits
+
+    asyncio.run(main())
+
+
+async def drive_mllp(port: int, frames: list[bytes], connections: int) -> tuple[float, list[float]]:
+    queue = list(reversed(frames))
+    lat: list[float] = []
+
+    async def conn() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        while queue:
+            data = queue.pop()
+            t0 = time.perf_counter()
+            writer.write(data)
+            await read_frame(reader, 1 << 20)
+            lat.append(time.perf_counter() - t0)
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(conn() for _ in range(connections)))
+    return time.perf_counter() - t0, lat
+
+
+def floor_mllp(messages: int) -> float:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = multiprocessing.Event()
+        proc = multiprocessing.Process(
+            target=_floor_server, args=(port, f"{tmp}/floor.sqlite", ready), daemon=True
+        )
+        proc.start()
+        ready.wait(10)
+        frames = [frame(adt("A01", f"F{n}", visit=f"F{n}").encode()) for n in range(messages)]
+        elapsed, lat = asyncio.run(drive_mllp(port, frames, 8))
+        proc.kill()
+        proc.join()
+    rate = messages / elapsed
+    print(f"  floor, framing + durable write + ACK (8 connections): {rate:,.0f} messages/s, {q(lat)}")
+    return rate
+
+
+def floor_xml(repeat: int) -> float | None:
+    from lxml import etree
+
+    from adapters.kith.xsd import KithSchemas
+
+    examples = SHARED / "standards" / "kith" / "examples"
+    if not (SHARED / "standards" / "kith" / "xsd").exists():
+        print("  floor, XML: ../shared is not beside the project; skipped")
+        return None
+    # an official MsgHead + PLO 1.6 message, the size of what the gateway renders
+    row = next(
+        line.split("\t")
+        for line in (examples / "INDEX.tsv").read_text(encoding="utf-8").splitlines()
+        if "\tLOG_UTSKREVET\t" in line and "2012-04-01" in line and line.endswith("VALID")
+    )
+    example = examples.parent / row[0]
+    schemas = KithSchemas(SHARED / "standards" / "kith" / "xsd")
+    raw = example.read_bytes()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    t0 = time.process_time()
+    for _ in range(repeat):
+        doc = etree.fromstring(raw, parser)
+        etree.tostring(doc)
+        schemas.errors(doc)
+    per = (time.process_time() - t0) / repeat
+    print(
+        f"  floor, XML parse + serialise + XSD validate ({example.name}, {len(raw):,} bytes): "
+        f"{per * 1000:.3f} ms CPU"
+    )
+    return per
+
+
+# ---------------------------------------------------------------- main
+
+
+async def run(args: argparse.Namespace, gw: Gateway) -> None:
+    sub = Subscriber()
+    runner = await subscribe(gw, sub, free_port())
+    people = person_numbers(args.stays + int(args.rate * max(args.seconds, args.soak_minutes * 60) / 5) + 60)
+    await throughput(gw, sub, 20, 4, people[-20:])  # warm-up
+    await throughput(gw, sub, args.stays, args.lanes, people[: args.stays])
+    lat, _ = await at_rate(gw, sub, args.rate, args.seconds, people[args.stays :], "L")
+    print(
+        f"latency at {args.rate:.0f} events/s for {args.seconds:.0f} s: {len(lat)} messages, "
+        f"event sent -> subscriber 2xx {q(lat)}"
+    )
+    if args.soak_minutes:
+        _, samples = await at_rate(
+            gw, sub, args.rate, args.soak_minutes * 60, people[args.stays :], "S", rss_every=10
+        )
+        first, last = samples[0][1], samples[-1][1]
+        half = samples[len(samples) // 2 :]
+        slope = (half[-1][1] - half[0][1]) / max(1e-9, (half[-1][0] - half[0][0]) / 60)
+        print(
+            f"soak {args.soak_minutes:.0f} min at {args.rate:.0f} events/s: RSS {first:.0f} MB at start, "
+            f"{last:.0f} MB at end, second half slope {slope:+.2f} MB/min"
+        )
+    cur, peak = rss_mb(gw.pid)
+    print(
+        f"gateway RSS (main + validation worker): now {cur:.0f} MB, peak {peak:.0f} MB; "
+        f"signature failures at the subscriber: {sub.bad}"
+    )
+    await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stays", type=int, default=400)
+    parser.add_argument("--lanes", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--soak-minutes", type=float, default=0.0)
+    args = parser.parse_args()
+    print(f"End to end, {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores")
+    print("floors (what the hardware allows):")
+    floor_mllp(max(300, args.stays * 2))
+    floor_xml(200)
+    with running_gateway() as gw:
+        asyncio.run(run(args, gw))
+
+
+if __name__ == "__main__":
+    main()
