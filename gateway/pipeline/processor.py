@@ -25,7 +25,7 @@ from gateway.pipeline.outbound import Envelope, build_bundle
 from gateway.pipeline.routing import Recipients, route
 from gateway.pipeline.stay import StayState, fold, person_of
 from gateway.privacy import Pseudonymizer
-from gateway.store.base import NewOutbound, StayRow, Tx
+from gateway.store.base import NewOutbound, StayEventRow, StayRow, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,35 +89,49 @@ class Pipeline:
                 "accepted",
             )
             outcome = Outcome(event.message_id, event.event_code)
-            for stay in self._stays_for(tx, event, received.received_at):
+            for stay, created in self._stays_for(tx, event, received.received_at):
                 tx.add_stay_event(stay.stay_id, seq, event.event_code, event.event_time, event.resources)
-                self._refresh(tx, stay, event, seq, outcome, received.received_at)
+                self._refresh(tx, stay, created, event, seq, outcome, received.received_at)
             outcome.response = respond(outcome)
             tx.finish_inbound(seq, "processed", outcome.response)
             return outcome
 
         return run
 
-    def _stays_for(self, tx: Tx, event: InboundEvent, now: str) -> list[StayRow]:
+    def _stays_for(self, tx: Tx, event: InboundEvent, now: str) -> list[tuple[StayRow, bool]]:
+        """The stays the event applies to, each with whether this unit created it."""
         person_ref = self.pseudonym(event.person[1]) if event.person else "unknown"
         if event.stay_key is None:  # A40 without a visit: the merge applies to the prior patient's stays
             stays = []
             for prior in _merged_person_ids(event):
                 for stay in tx.stays_of_patient(self.pseudonym(prior)):
                     tx.set_stay_patient(stay.stay_id, person_ref)
-                    stays.append(stay)
+                    stays.append((stay, False))
             return stays
         stay = tx.get_stay(event.stay_key)
         if stay is None:
-            stay = tx.create_stay(event.stay_key, person_ref, now)
-        return [stay]
+            return [(tx.create_stay(event.stay_key, person_ref, now), True)]
+        return [(stay, False)]
 
     def _refresh(
-        self, tx: Tx, stay: StayRow, event: InboundEvent, seq: int, outcome: Outcome, now: str
+        self,
+        tx: Tx,
+        stay: StayRow,
+        created: bool,
+        event: InboundEvent,
+        seq: int,
+        outcome: Outcome,
+        now: str,
     ) -> None:
-        state = fold(tx.stay_events(stay.stay_id))
+        # a stay made by this very unit has only this event and no messages: nothing to read back
+        events = (
+            [StayEventRow(seq, event.event_code, event.event_time, event.resources)]
+            if created
+            else tx.stay_events(stay.stay_id)
+        )
+        state = fold(events)
         to = route(state, event.sender_her, self.directory, self.register)
-        history = tx.stay_outbound(stay.stay_id)
+        history = [] if created else tx.stay_outbound(stay.stay_id)
         desired = desired_notices(
             state,
             to,
