@@ -39,7 +39,9 @@ def write(name: str, description: str, files: list[tuple[str, object]]) -> None:
 
 
 def fhir(code: str, *resources: dict, scenario: int, n: int, at: str, focus: dict | None = None) -> dict:
-    return b.message(code, *resources, focus=focus, message_id=mid(scenario, n), event_time=at)
+    bundle = b.message(code, *resources, focus=focus, message_id=mid(scenario, n), event_time=at)
+    bundle["id"] = mid(scenario, n).replace("5c3e", "b0b0", 1)  # stable, so regenerating changes nothing
+    return bundle
 
 
 T = {
@@ -399,6 +401,88 @@ Expected: both refused (fatal-error / AE naming the field); nothing produced.
                 fhir("A01", b.patient("12034512344"), b.encounter(), scenario=18, n=1, at=T["adm"]),
             ),
             ("02-admit.hl7", adt("A01", "S18-2", person="12034512344")),
+        ],
+    )
+
+    write(
+        "discharge-to-nursing-home",
+        """
+# Discharge to a nursing home
+
+An 88-year-old with a hip fracture cannot go home; the municipality offers a short-term place at
+a nursing home (sykehjem). The discharge (A03) carries discharge disposition 11 (code list 8408,
+Sykehjem/aldershjem/helsehus), and the nurses' discharge report follows the patient.
+Expected: home nursing (8100011), the municipality's receiving service, gets LOG_INNLAGT,
+LOG_UTSKREVET with UtskrevetTil 11 and the Utskrivningsrapport; the allocation office (8100012)
+gets the 24-hour notice and LOG_UTSKRIVNINGSKLAR; the GP gets the notats and a report copy.
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter("V19"), scenario=19, n=1, at=T["adm"])),
+            (
+                "02-ready.json",
+                fhir("A16", b.patient(), b.encounter("V19", ready=T["ready"]), scenario=19, n=2, at=T["ready"]),
+            ),
+            (
+                "03-discharge.json",
+                fhir(
+                    "A03",
+                    b.patient(),
+                    b.encounter("V19", end=T["out"], disposition="11"),
+                    scenario=19,
+                    n=3,
+                    at=T["out"],
+                ),
+            ),
+            (
+                "04-utskrivningsrapport.json",
+                fhir(
+                    "T02",
+                    b.patient(),
+                    report := b.composition(
+                        "R19",
+                        sections={
+                            "AA": "Innlagt etter fall i hjemmet med lårhalsbrudd, operert.",
+                            "OP": "Mobilisering med rullator. Kontroll ortopedisk poliklinikk om 6 uker.",
+                        },
+                        date=T["out"],
+                    ),
+                    b.encounter("V19"),
+                    focus=report,
+                    scenario=19,
+                    n=4,
+                    at=T["out"],
+                ),
+            ),
+        ],
+    )
+
+    hospital2 = "MSH|^~\\&|DIPS|8000002^8000002^HER|"
+    write(
+        "transfer-between-hospitals",
+        """
+# Transfer between hospitals (HL7 v2)
+
+The patient is admitted at Sykehuset Innlandet (HER 8000001), then transferred for specialised
+treatment to Oslo universitetssykehus (HER 8000002): the first hospital discharges (A03 with
+discharge disposition 3, "annen helseinstitusjon innen spesialisthelsetjenesten", code list
+8408) and the second admits (A01) under its own visit number.
+Expected: two stays. The municipality hears of both admissions and of the discharge from the
+first hospital (UtskrevetTil 3, so it knows the patient is not coming home yet); the GP gets a
+notat for each.
+""",
+        [
+            ("01-admit.hl7", adt("A01", "S20-1", visit="V20")),
+            (
+                "02-discharge-to-other-hospital.hl7",
+                adt("A03", "S20-2", visit="V20", evn_time="20261104080000", discharge="20261104080000",
+                    disposition="3"),
+            ),
+            (
+                "03-admit-other-hospital.hl7",
+                adt("A01", "S20-3", visit="OUS-77", evn_time="20261104110000").replace(
+                    "MSH|^~\\&|DIPS|8000001^8000001^HER|", hospital2
+                ),
+            ),
         ],
     )
 
