@@ -29,6 +29,10 @@ ANSWERS: dict[str, Answer] = {
     "too-large": Answer(413, "too-long", "207", "AR", "X99"),
     "business-rule": Answer(422, "business-rule", "207", "AE", "X99"),
     "transient": Answer(503, "transient", "207", "AR", "X99"),
+    # a DOCTYPE, entity declarations: refused before anything is expanded or fetched
+    "unsafe": Answer(400, "security", "102", "AR", "T01"),
+    # a message id that is not a UUID (HIS 80415: E10)
+    "bad-id": Answer(422, "value", "102", "AE", "E10"),
 }
 
 
