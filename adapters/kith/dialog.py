@@ -124,8 +124,11 @@ def ready_answer(dialog: Dialog) -> ReadyAnswer:
     return ReadyAnswer("unclear", None)
 
 
-def as_communication(dialog: Dialog, answers: str | None, answer: ReadyAnswer | None) -> dict[str, Any]:
-    """The Dialogmelding as a FHIR-shaped Communication: what the stay timeline stores."""
+def as_communication(
+    dialog: Dialog, answers: str | None, answer: ReadyAnswer | None, received: str
+) -> dict[str, Any]:
+    """The Dialogmelding as a FHIR-shaped Communication: what the stay timeline stores
+    (`sent` is its GenDate, `received` when the gateway had it)."""
     h = dialog.header
     payload = []
     for note in dialog.notes:
@@ -149,6 +152,7 @@ def as_communication(dialog: Dialog, answers: str | None, answer: ReadyAnswer | 
         "status": "completed",
         "category": [{"coding": [{"system": MESSAGE_TYPE, "code": h.msg_type}]}],
         "sent": utc(h.gen_date),
+        "received": received,
         "payload": payload or [{"contentString": ""}],
         "extension": extension,
     }

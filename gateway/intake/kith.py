@@ -192,7 +192,7 @@ class KithIntake:
             return "patient-mismatch"
         is_ready = ours.message_type == "LOG_UTSKRIVNINGSKLAR"
         answer = ready_answer(dialog) if is_ready else None
-        resource = as_communication(dialog, ours.message_id, answer)
+        resource = as_communication(dialog, ours.message_id, answer, now)
         code = READY_ANSWER if is_ready else DIALOG_NOTE
         tx.add_stay_event(stay.stay_id, seq, code, utc(h.gen_date) or now, [resource])
         state = fold(tx.stay_events(stay.stay_id))

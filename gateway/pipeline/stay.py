@@ -240,6 +240,7 @@ def _ready_answer(at: str, resources: list[Resource]) -> dict[str, str | None]:
     parts = {e.get("url"): e for e in answer.get("extension") or ()}
     return {
         "at": at,
+        "received": comm.get("received"),
         "can_receive": (parts.get("canReceive") or {}).get("valueCode", "unclear"),
         "from": (parts.get("from") or {}).get("valueDate"),
         "answers": (_ext(comm, EXT_ANSWERS_MESSAGE) or {}).get("valueString"),
