@@ -4,11 +4,13 @@ durability, and the negative answers (T01, T02, T10, E10) on documents made from
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import orjson
 from lxml import etree
 
 from adapters.kith.xsd import KithSchemas
+from gateway import cli
 from gateway.ids import new_id
 from tests import builders as b
 from tests.conftest import Client
@@ -276,3 +278,20 @@ async def test_an_apprec_in_an_unknown_namespace_is_refused_without_an_apprec(ga
     status, content_type, answer = await post_kith(gateway, body)
     assert (status, content_type) == (422, "application/problem+json")
     assert orjson.loads(answer)["errors"][0]["apprec"] == "T10"
+
+
+def test_files_go_through_the_same_intake(tmp_path: Path) -> None:
+    """`gateway kith-receive` answers a Dialogmelding file with an AppRec OK file and a broken one with
+    an AppRec Avvist T01, and records both in the gateway's database."""
+    good = tmp_path / "svar.xml"
+    good.write_bytes(example("Dialogmelding_svar_foresporsel_PLO_v1-0.xml"))
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(example("Dialogmelding_foresporsel_PLO_v1-0.xml")[:1500])  # another MsgId
+    data = tmp_path / "data"
+    code = cli.main(["kith-receive", "--data-dir", str(data), str(good), str(broken)])
+    assert code == 1  # one of them was refused
+    assert apprec_fields((tmp_path / "svar.xml.apprec.xml").read_bytes())["status"] == "1"
+    assert apprec_fields((tmp_path / "broken.xml.apprec.xml").read_bytes())["errors"] == ["T01"]
+    with sqlite3.connect(data / "gateway.sqlite") as conn:
+        rows = conn.execute("SELECT status FROM inbound WHERE channel = 'kith' ORDER BY seq").fetchall()
+    assert rows == [("unlinked",), ("rejected",)]

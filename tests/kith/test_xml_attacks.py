@@ -13,7 +13,7 @@ import pytest
 from adapters.kith import safe_xml
 from adapters.problems import InputRejected
 from tests.conftest import Client
-from tests.kith.kith_docs import example, get_json, post_kith
+from tests.kith.kith_docs import apprec_fields, example, get_json, post_kith
 
 
 class Listener:
@@ -76,7 +76,8 @@ def external_dtd(port: int) -> bytes:
 
 def parameter_entity(port: int) -> bytes:
     return (
-        f'<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:{port}/p.dtd"> %p;]>\n<x/>'
+        '<?xml version="1.0"?>\n'
+        f'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:{port}/p.dtd"> %p;]>\n<x/>'
     ).encode()
 
 
@@ -144,10 +145,12 @@ async def test_an_xinclude_is_not_processed(gateway: Client) -> None:
     """An XInclude of /etc/passwd is just an unexpected element: T02, nothing included."""
     body = example("Dialogmelding_svar_foresporsel_PLO_v1-0.xml").replace(
         b"<MsgInfo>",
-        b'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/><MsgInfo>',
+        b'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>'
+        b"<MsgInfo>",
     )
     status, content_type, answer = await post_kith(gateway, body)
-    assert status == 422 and b"root:" not in answer
+    assert (status, content_type) == (422, "application/xml") and b"root:" not in answer
+    assert apprec_fields(answer)["errors"] == ["T02"]
 
 
 async def test_a_body_over_the_size_limit_is_refused(gateway: Client) -> None:
