@@ -38,3 +38,8 @@ ANSWERS: dict[str, Answer] = {
 
 def answer_for(kind: str) -> Answer:
     return ANSWERS.get(kind, ANSWERS["business-rule"])
+
+
+def http_for_apprec(code: str) -> int:
+    """The HTTP status of the first kind that answers with this AppRec code (for a stored AppRec)."""
+    return next((a.http for a in ANSWERS.values() if a.apprec == code), ANSWERS["business-rule"].http)

@@ -9,7 +9,7 @@ from adapters.problems import Problem
 from gateway.errors import answer_for
 from gateway.http.problems import problem
 from gateway.http.routes import MAX_BODY, STORE
-from gateway.intake.kith import KithIntake, _problem
+from gateway.intake.kith import KithIntake, problem_reply
 
 KITH_INTAKE = web.AppKey("kith_intake", KithIntake)
 STATUSES = ("processed", "unlinked", "patient-mismatch", "rejected", "unknown-message")
@@ -20,7 +20,7 @@ async def post_inbound(request: web.Request) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[MAX_BODY]
-        reply = _problem(
+        reply = problem_reply(
             answer_for("too-large").http, [Problem("$", "too-large", f"the body is over {limit} bytes")]
         )
     else:

@@ -19,14 +19,16 @@ from dataclasses import dataclass
 import orjson
 import structlog
 
+from adapters.kith import safe_xml
 from adapters.kith.apprec import ERRORS_8221, AppRec, ReceiptError, render_apprec
+from adapters.kith.apprec import V1_0 as APPREC_V1_0
 from adapters.kith.dialog import Dialog, as_communication, ready_answer
 from adapters.kith.inbound import KithRejected, read_inbound
 from adapters.kith.msghead import Header, utc
 from adapters.kith.xsd import KithSchemas
 from adapters.problems import Problem
 from gateway.clock import Clock, iso
-from gateway.errors import ANSWERS, answer_for
+from gateway.errors import answer_for, http_for_apprec
 from gateway.ids import new_id
 from gateway.pipeline.stay import DIALOG_NOTE, READY_ANSWER, fold
 from gateway.privacy import Pseudonymizer
@@ -47,7 +49,7 @@ class KithReply:
     content_type: str
 
 
-def _problem(status: int, problems: list[Problem]) -> KithReply:
+def problem_reply(status: int, problems: list[Problem]) -> KithReply:
     """RFC 9457 problem details naming every problem and its AppRec code, never a value."""
     first = problems[0]
     body = {
@@ -73,13 +75,13 @@ def _receipt_errors(problems: list[Problem]) -> list[ReceiptError]:
 
 
 def _status_of(response: bytes) -> int:
-    """The HTTP status a stored answer was given with, found again from the error table."""
+    """The HTTP status a stored answer is given with (again, for a duplicate): 201/202 for a receipt
+    recorded against a known/unknown message; for our AppRec, its first Error's code through the
+    error table, 200 when it has none."""
     if response.startswith(b"{"):
         return 201 if orjson.loads(response).get("known") else 202
-    for answer in ANSWERS.values():
-        if f'V="{answer.apprec}" S='.encode() in response:
-            return answer.http
-    return 200
+    first_error = safe_xml.parse(response).find(f"{{{APPREC_V1_0}}}Error")
+    return 200 if first_error is None else http_for_apprec(first_error.get("V") or "")
 
 
 class KithIntake:
@@ -101,7 +103,7 @@ class KithIntake:
             log.info("kith_rejected", problems=[f"{p.location}: {p.kind}" for p in exc.problems])
             status = max(answer_for(p.kind).http for p in exc.problems)
             if exc.header is None:
-                return _problem(status, exc.problems)
+                return problem_reply(status, exc.problems)
             unit = self._rejected_unit(exc.header, exc.problems, body, now)
         else:
             if inbound.apprec is not None:
@@ -113,7 +115,9 @@ class KithIntake:
             response, content_type = await self.store.write(unit)
         except StoreUnavailable:
             log.error("store_unavailable", channel=CHANNEL)
-            return _problem(503, [Problem("$", "transient", "the gateway could not store it; send it again")])
+            return problem_reply(
+                503, [Problem("$", "transient", "the gateway could not store it; send it again")]
+            )
         return KithReply(_status_of(response), response, content_type)
 
     def _once(

@@ -214,7 +214,7 @@ async def test_a_schema_invalid_dialogmelding_gets_apprec_avvist_t02(gateway: Cl
     assert fields["status"] == "2" and fields["errors"] == ["T02"]
     assert "GenDate" in fields["error_details"][0] and "13116900216" not in answer.decode()
     # the same MsgId again: the same receipt (a receipt is final)
-    assert (await post_kith(gateway, body))[2] == answer
+    assert await post_kith(gateway, body) == (422, "application/xml", answer)
 
 
 async def test_a_truncated_dialogmelding_gets_apprec_avvist_t01(gateway: Client) -> None:
