@@ -53,11 +53,14 @@ class Header:
 
 
 def local(el: etree._Element) -> str:
-    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+    """The element's name without its namespace ("" for comments and PIs); string work, because
+    building a QName per element was most of the reading time."""
+    tag = el.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def child(el: etree._Element | None, *path: str) -> etree._Element | None:
-    """The first element down a path of local names."""
+    """The first element down a path of local names, in any namespace."""
     for name in path:
         if el is None:
             return None
