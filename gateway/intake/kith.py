@@ -116,7 +116,8 @@ class KithIntake:
         except StoreUnavailable:
             log.error("store_unavailable", channel=CHANNEL)
             return problem_reply(
-                503, [Problem("$", "transient", "the gateway could not store it; send it again")]
+                answer_for("transient").http,
+                [Problem("$", "transient", "the gateway could not store it; send it again")],
             )
         return KithReply(_status_of(response), response, content_type)
 
@@ -160,7 +161,9 @@ class KithIntake:
             # a receipt for a message we never sent is kept and reported (/receipts/unknown), not dropped
             return orjson.dumps(answer), "processed" if known else "unknown-message"
 
-        return self._once(f"apprec:{rec.id}", "APPREC", body, now, work)
+        # the AppRec's own Id is the dedupe key; an empty one (the schema allows it) falls back to the body
+        key = rec.id.strip() or hashlib.sha256(body).hexdigest()
+        return self._once(f"apprec:{key}", "APPREC", body, now, work)
 
     def _dialog_unit(self, dialog: Dialog, body: bytes, now: str) -> Callable[[Tx], tuple[bytes, str]]:
         h = dialog.header

@@ -11,7 +11,11 @@ from lxml import etree
 
 from adapters.kith.xsd import KithSchemas
 from gateway import cli
+from gateway.clock import SystemClock
 from gateway.ids import new_id
+from gateway.intake.kith import KithIntake
+from gateway.privacy import Pseudonymizer
+from gateway.store.sqlite import SqliteStore
 from tests import builders as b
 from tests.conftest import Client
 from tests.kith.kith_docs import (
@@ -295,3 +299,15 @@ def test_files_go_through_the_same_intake(tmp_path: Path) -> None:
     with sqlite3.connect(data / "gateway.sqlite") as conn:
         rows = conn.execute("SELECT status FROM inbound WHERE channel = 'kith' ORDER BY seq").fetchall()
     assert rows == [("unlinked",), ("rejected",)]
+
+
+async def test_a_store_that_cannot_commit_gets_no_receipt_but_a_503(tmp_path: Path) -> None:
+    """When the store cannot commit, no AppRec OK is given (it would claim a receipt we cannot prove):
+    a 503 transient problem instead, so the sender sends again."""
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.start()
+    await store.close()
+    intake = KithIntake(store, SystemClock(), SCHEMAS, Pseudonymizer(b"k" * 32), 1 << 20)
+    reply = await intake.receive(example("Dialogmelding_svar_foresporsel_PLO_v1-0.xml"))
+    assert (reply.status, reply.content_type) == (503, "application/problem+json")
+    assert orjson.loads(reply.body)["errors"][0]["kind"] == "transient"
