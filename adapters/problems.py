@@ -19,6 +19,8 @@ Kind = Literal[
     "too-large",
     "business-rule",
     "transient",
+    "unsafe",
+    "bad-id",
 ]
 
 

@@ -11,18 +11,22 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from adapters.kith.xsd import KithSchemas
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.correlation import correlation
+from gateway.http.kith import KITH_INTAKE
+from gateway.http.kith import add_routes as add_kith_routes
 from gateway.http.receipts import METRICS, RECEIPT_DEADLINE
 from gateway.http.receipts import add_routes as add_receipt_routes
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
 from gateway.http.stays import add_routes as add_stay_routes
 from gateway.http.subscriptions import CLOCK, DELIVERER, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
+from gateway.intake.kith import KithIntake
 from gateway.intake.mllp import start_mllp_server
 from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
@@ -43,6 +47,7 @@ class Parts:
     intake: Intake
     clock: Clock
     validator: ValidatorPool | None
+    kith: KithIntake
 
     async def close(self) -> None:
         await self.store.close()
@@ -52,6 +57,8 @@ class Parts:
 
 async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     clock = clock or SystemClock()
+    # inbound KITH XML is validated against the official schemas: a broken folder stops the start
+    schemas = KithSchemas(settings.kith_schema_dir)
     store = SqliteStore(settings.database)
     await store.start()
     # The directory file is loaded into the store, then served from the stored copy, so what
@@ -62,8 +69,16 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     validator = ValidatorPool(settings.validation_workers) if settings.validation_workers > 0 else None
     if validator is not None:
         await validator.start()
+    kith = KithIntake(store, clock, schemas, pipeline.pseudonym, settings.max_body_bytes)
     return Parts(
-        settings, store, directory, pipeline, Intake(store, pipeline, clock, validator), clock, validator
+        settings,
+        store,
+        directory,
+        pipeline,
+        Intake(store, pipeline, clock, validator),
+        clock,
+        validator,
+        kith,
     )
 
 
@@ -96,7 +111,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
 
     async def parts_ctx(app: web.Application) -> AsyncIterator[None]:
         parts = await build_parts(settings, clock)
-        app[STORE], app[INTAKE] = parts.store, parts.intake
+        app[STORE], app[INTAKE], app[KITH_INTAKE] = parts.store, parts.intake, parts.kith
         # Everything built so far lives as long as the process; keeping it out of the cyclic
         # collector's scans is worth ~5 % of intake CPU (docs/PERFORMANCE.md).
         gc.collect()
@@ -139,5 +154,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     add_subscription_routes(app)
     add_receipt_routes(app)
     add_stay_routes(app)
+    add_kith_routes(app)
     app[RECEIPT_DEADLINE] = float(settings.receipt_deadline_hours)
     return app

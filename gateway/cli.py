@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway import logs
 from gateway.config import ConfigError, load_settings
+from gateway.intake import kith_files
 from gateway.protection import verify_cli
 from gateway.replay import runner as replay_runner
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=_serve)
     verify_cli.add_parser(sub)
+    kith_files.add_parser(sub)
     replay_runner.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))

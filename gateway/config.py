@@ -10,6 +10,9 @@ from typing import Any
 
 from gateway.directory.embedded import DEMO_DIRECTORY
 
+# the official KITH schemas, shipped with the project (copied byte for byte; see its SOURCES.md)
+BUNDLED_KITH_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "kith-xsd"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -31,6 +34,7 @@ class Settings:
     signing_certificate: Path | None = None  # PEM; unset = a development pair made in data_dir
     signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
+    kith_schema_dir: Path = BUNDLED_KITH_SCHEMAS  # the official XSDs inbound KITH XML is validated against
 
     @property
     def database(self) -> Path:

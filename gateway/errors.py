@@ -29,8 +29,17 @@ ANSWERS: dict[str, Answer] = {
     "too-large": Answer(413, "too-long", "207", "AR", "X99"),
     "business-rule": Answer(422, "business-rule", "207", "AE", "X99"),
     "transient": Answer(503, "transient", "207", "AR", "X99"),
+    # a DOCTYPE, entity declarations: refused before anything is expanded or fetched
+    "unsafe": Answer(400, "security", "102", "AR", "T01"),
+    # a message id that is not a UUID (HIS 80415: E10)
+    "bad-id": Answer(422, "value", "102", "AE", "E10"),
 }
 
 
 def answer_for(kind: str) -> Answer:
     return ANSWERS.get(kind, ANSWERS["business-rule"])
+
+
+def http_for_apprec(code: str) -> int:
+    """The HTTP status of the first kind that answers with this AppRec code (for a stored AppRec)."""
+    return next((a.http for a in ANSWERS.values() if a.apprec == code), ANSWERS["business-rule"].http)

@@ -15,6 +15,7 @@ RUNS = {
     "bench_mllp.py": (["--messages", "100"], "ACKed messages/s"),
     "bench_e2e.py": (["--stays", "10", "--lanes", "2", "--rate", "20", "--seconds", "1"], "events/s"),
     "bench_delivery.py": (["--messages", "120", "--rate", "60", "--seconds", "1"], "deliveries/s"),
+    "bench_kith_inbound.py": (["--rounds", "50"], "CPU per document"),
 }
 
 

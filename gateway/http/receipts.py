@@ -2,7 +2,8 @@
 
 A FHIR acknowledgement is a message Bundle whose MessageHeader.response names our message id
 (MedCom and FHIR messaging do it this way): ok, fatal-error (rejected) or transient-error.
-AppRec XML arrives with the KITH adapter (issue 4) and lands in the same table.
+AppRec XML arrives at `POST /kith/inbound` (gateway/intake/kith.py) and lands in the same table:
+ok, rejected (with the 8221 error codes and texts) or ok-with-errors.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ async def post_receipt(request: web.Request) -> web.Response:
 async def message_receipts(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
     rows = await request.app[STORE].read(lambda r: r.receipts_for(message_id))
-    return web.json_response({"messageId": message_id, "receipts": rows})
+    # the latest receipt decides (a receipt is final, but a resent message may be answered again)
+    status = rows[-1]["status"] if rows else "none"
+    return web.json_response({"messageId": message_id, "receiptStatus": status, "receipts": rows})
 
 
 async def missing(request: web.Request) -> web.Response:

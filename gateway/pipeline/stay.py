@@ -13,12 +13,18 @@ from typing import Any
 
 from adapters.fhir import codes
 from adapters.fhir.references import first_identifier
+from adapters.kith.dialog import EXT_ANSWERS_MESSAGE, EXT_READY_ANSWER
 from gateway.clock import iso, parse_fhir_datetime
 from gateway.store.base import StayEventRow
 
 Resource = dict[str, Any]
 
 DIED_CODES = {"exp", "20", "died", "dod"}
+
+# Stay events that come from the municipality, not the hospital record (gateway/intake/kith.py):
+# a Dialogmelding answering our LOG_UTSKRIVNINGSKLAR, and any other Dialogmelding about the stay.
+READY_ANSWER = "READY_ANSWER"
+DIALOG_NOTE = "DIALOG"
 
 
 @dataclass
@@ -59,6 +65,9 @@ class StayState:
     medications_admission: list[Resource] = field(default_factory=list)
     medications_discharge: list[Resource] = field(default_factory=list)
     documents: dict[str, Document] = field(default_factory=dict)
+    # the municipality's answers to "utskrivningsklar", in clinical order: can it take the patient,
+    # and from when (waiting days are counted from these)
+    ready_answers: list[dict[str, str | None]] = field(default_factory=list)
     last_event_seq: int = 0
 
     @property
@@ -83,6 +92,7 @@ class StayState:
                 k: {"kind": d.kind, "status": d.status, "event_time": d.event_time}
                 for k, d in self.documents.items()
             },
+            "ready_answers": [dict(a) for a in self.ready_answers],
         }
 
 
@@ -156,6 +166,11 @@ def _absorb_resources(state: StayState, resources: list[Resource]) -> None:
 def _apply(state: StayState, row: StayEventRow) -> None:
     code, at, resources = row.event_code, row.event_time, row.resources
     state.last_event_seq = max(state.last_event_seq, row.inbound_seq)
+    if code == READY_ANSWER:
+        state.ready_answers.append(_ready_answer(at, resources))
+        return
+    if code == DIALOG_NOTE:  # on the timeline; it does not move the stay
+        return
     if code == "A11":  # cancel admit
         state.status, state.admitted_at = "admission-cancelled", None
         return
@@ -223,6 +238,22 @@ def _apply(state: StayState, row: StayEventRow) -> None:
             row.inbound_seq,
             [composition] + [r for r in resources if r is not composition],
         )
+
+
+def _ready_answer(at: str, resources: list[Resource]) -> dict[str, str | None]:
+    """The answer as stored by the KITH intake: a Communication with the ready-answer extension."""
+    comm = resources[0] if resources else {}
+    answer = _ext(comm, EXT_READY_ANSWER) or {}
+    parts = {e.get("url"): e for e in answer.get("extension") or ()}
+    return {
+        "at": at,
+        "received": comm.get("received"),
+        "can_receive": (parts.get("canReceive") or {}).get("valueCode", "unclear"),
+        "from": (parts.get("from") or {}).get("valueDate"),
+        "answers": (_ext(comm, EXT_ANSWERS_MESSAGE) or {}).get("valueString"),
+        "message_id": ((comm.get("identifier") or [{}])[0].get("value") or "").removeprefix("urn:uuid:")
+        or None,
+    }
 
 
 def fold(events: list[StayEventRow]) -> StayState:

@@ -226,6 +226,29 @@ class SqliteTx(DeliverySql):
     def set_stay_patient(self, stay_id: int, patient_ref: str) -> None:
         self.c.execute("UPDATE stays SET patient_ref = ? WHERE stay_id = ?", (patient_ref, stay_id))
 
+    def outbound(self, message_id: str) -> OutboundRow | None:
+        row = self.c.execute(
+            f"SELECT {_OUTBOUND_COLS}, payload FROM outbound WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return _outbound(row[:-1], row[-1]) if row else None
+
+    def stay_by_id(self, stay_id: int) -> StayRow | None:
+        row = self.c.execute(
+            f"SELECT {_STAY_COLS} FROM stays WHERE stay_id = ?",
+            (stay_id,),
+        ).fetchone()
+        return _stay(row) if row else None
+
+    def kith_inbound(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Inbound KITH documents (AppRec, Dialogmelding) by outcome, newest first; never the body."""
+        rows = self.c.execute(
+            "SELECT message_id, event_code, received_at, status FROM inbound WHERE channel = 'kith' "
+            "AND (? IS NULL OR status = ?) ORDER BY seq DESC LIMIT ?",
+            (status, status, limit),
+        )
+        keys = ("id", "messageType", "received", "status")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
 
 class SqliteReader(SqliteTx):
     """Read-only queries for the HTTP side; runs on its own connection (WAL: never blocks the writer)."""
@@ -239,19 +262,6 @@ class SqliteReader(SqliteTx):
                 (recipient_her, after, limit),
             )
         ]
-
-    def outbound(self, message_id: str) -> OutboundRow | None:
-        row = self.c.execute(
-            f"SELECT {_OUTBOUND_COLS}, payload FROM outbound WHERE message_id = ?", (message_id,)
-        ).fetchone()
-        return _outbound(row[:-1], row[-1]) if row else None
-
-    def stay_by_id(self, stay_id: int) -> StayRow | None:
-        row = self.c.execute(
-            f"SELECT {_STAY_COLS} FROM stays WHERE stay_id = ?",
-            (stay_id,),
-        ).fetchone()
-        return _stay(row) if row else None
 
     def stays(self, status: str | None, limit: int) -> list[StayRow]:
         return [
