@@ -420,7 +420,9 @@ gets the 24-hour notice and LOG_UTSKRIVNINGSKLAR; the GP gets the notats and a r
             ("01-admit.json", fhir("A01", b.patient(), b.encounter("V19"), scenario=19, n=1, at=T["adm"])),
             (
                 "02-ready.json",
-                fhir("A16", b.patient(), b.encounter("V19", ready=T["ready"]), scenario=19, n=2, at=T["ready"]),
+                fhir(
+                    "A16", b.patient(), b.encounter("V19", ready=T["ready"]), scenario=19, n=2, at=T["ready"]
+                ),
             ),
             (
                 "03-discharge.json",
@@ -474,8 +476,14 @@ notat for each.
             ("01-admit.hl7", adt("A01", "S20-1", visit="V20")),
             (
                 "02-discharge-to-other-hospital.hl7",
-                adt("A03", "S20-2", visit="V20", evn_time="20261104080000", discharge="20261104080000",
-                    disposition="3"),
+                adt(
+                    "A03",
+                    "S20-2",
+                    visit="V20",
+                    evn_time="20261104080000",
+                    discharge="20261104080000",
+                    disposition="3",
+                ),
             ),
             (
                 "03-admit-other-hospital.hl7",
