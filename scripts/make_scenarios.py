@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 
 import orjson
+from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.kith.apprec import ReceiptError, render_apprec
+from adapters.kith.msghead import Header, Party
 from tests import builders as b
 from tests.hl7_builders import adt, mdm_t02
+from tests.kith.kith_docs import dialog_answer
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "messages"
 
@@ -26,9 +30,14 @@ def write(name: str, description: str, files: list[tuple[str, object]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.json"):
         old.unlink()
-    for old in folder.glob("*.hl7"):
+    for old in [*folder.glob("*.hl7"), *folder.glob("*.xml")]:
         old.unlink()
     for filename, content in files:
+        if filename.endswith(".xml"):  # one element a line: readable on its own
+            tree = etree.fromstring(str(content).encode())
+            for name in tree.iter("{*}SoftwareName"):
+                name.text = "Kommunens fagsystem (scenario)"
+            content = etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True).decode()
         data = (
             content.encode("latin-1" if "8859/1" in content else "utf-8")
             if isinstance(content, str)
@@ -489,6 +498,97 @@ notat for each.
                 "03-admit-other-hospital.hl7",
                 adt("A01", "S20-3", visit="OUS-77", evn_time="20261104110000").replace(
                     "MSH|^~\\&|DIPS|8000001^8000001^HER|", hospital2
+                ),
+            ),
+        ],
+    )
+
+    write(
+        "rejecting-apprec-from-municipality",
+        """
+# The municipality rejects a notice (AppRec Avvist)
+
+The allocation office's system cannot match the patient of the ready-for-discharge notice to
+anyone it knows and answers with an application receipt that rejects it (status 2 Avvist,
+error E35 "Pasienten finnes ikke i mottakers system", HIS 80415).
+`03-apprec-avvist.xml` refers to the notice as `{{message 8100012 LOG_UTSKRIVNINGSKLAR}}`; the
+replay fills in the id the gateway gave it.
+Expected: the notice's receipt status is `rejected` with E35, visible at
+`/messages/{id}/receipts`; nothing is sent again by the gateway on its own (a person must act).
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter("V21"), scenario=21, n=1, at=T["adm"])),
+            (
+                "02-ready.json",
+                fhir(
+                    "A16", b.patient(), b.encounter("V21", ready=T["ready"]), scenario=21, n=2, at=T["ready"]
+                ),
+            ),
+            (
+                "03-apprec-avvist.xml",
+                render_apprec(
+                    Header(
+                        "LOG_UTSKRIVNINGSKLAR",
+                        "Melding om utskrivningsklar pasient",
+                        "2026-11-05T09:00:05",
+                        "{{message 8100012 LOG_UTSKRIVNINGSKLAR}}",
+                        None,
+                        None,
+                        sender=Party("Sykehuset Innlandet HF", "8000001", "HER"),
+                        receiver=Party(
+                            "Hamar kommune", "8100001", "HER", "Tildelingskontoret Hamar", "8100012", "HER"
+                        ),
+                    ),
+                    "2",
+                    [ReceiptError("E35", "Pasienten finnes ikke i mottakers system")],
+                    "a1b2c3d4-0000-4000-8000-000000000021",
+                    "2026-11-05T09:12:00",
+                ).decode(),
+            ),
+        ],
+    )
+
+    write(
+        "municipality-cannot-take-patient-three-days",
+        """
+# The municipality cannot take the patient for three days (waiting days)
+
+The patient is ready for discharge on 5 November 09:00 (A16) and the allocation office gets the
+notice the same day. The municipality answers at once with a Dialogmelding: it cannot take the
+patient now, only from 8 November (topic code `KAN_IKKE_MOTTA`, date 2026-11-08; the convention
+is in docs/KITH-INBOUND.md). The patient waits and is discharged on 8 November (A03).
+`03-answer-cannot-receive.xml` refers to the notice as `{{message 8100012 LOG_UTSKRIVNINGSKLAR}}`.
+Expected: the answer is on the stay's timeline; 5, 6 and 7 November are waiting days the
+municipality pays for (notices given on time, municipality could not receive).
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter("V22"), scenario=22, n=1, at=T["adm"])),
+            (
+                "02-ready.json",
+                fhir(
+                    "A16", b.patient(), b.encounter("V22", ready=T["ready"]), scenario=22, n=2, at=T["ready"]
+                ),
+            ),
+            (
+                "03-answer-cannot-receive.xml",
+                dialog_answer(
+                    msg_id="d1a10000-0000-4000-8000-000000000022",
+                    refers_to="{{message 8100012 LOG_UTSKRIVNINGSKLAR}}",
+                    person=b.FNR_HAMAR,
+                    topic="KAN_IKKE_MOTTA",
+                    date="2026-11-08",
+                    gen_date="2026-11-05T11:30:00",
+                ).decode(),
+            ),
+            (
+                "04-discharge.json",
+                fhir(
+                    "A03",
+                    b.patient(),
+                    b.encounter("V22", end="2026-11-08T12:00:00+01:00"),
+                    scenario=22,
+                    n=4,
+                    at="2026-11-08T12:00:00+01:00",
                 ),
             ),
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -59,3 +60,48 @@ def test_repeat_replays_every_scenario_again_as_new_stays() -> None:
     assert f"{3 * len(inputs)} events" in summary
     assert f"{3 * (len(inputs) - refused_once)} accepted, {3 * refused_once} refused" in summary
     assert "events/s" in summary
+
+
+def test_an_answer_naming_a_message_that_was_never_made_fails_that_scenario(tmp_path: Path) -> None:
+    """A `{{message HER TYPE}}` placeholder with no such message is reported, not sent blindly."""
+    scenario = tmp_path / "answer-too-early"
+    scenario.mkdir()
+    source = FIXTURES / "rejecting-apprec-from-municipality"
+    shutil.copy(source / "01-admit.json", scenario / "01-admit.json")
+    shutil.copy(source / "03-apprec-avvist.xml", scenario / "02-apprec-avvist.xml")  # before any A16
+    result = replay(str(scenario), "--update-expected")
+    assert result.returncode == 1
+    assert "{{message 8100012 LOG_UTSKRIVNINGSKLAR}}: no such message was made before this input" in (
+        result.stdout
+    )
+
+
+def test_a_running_gateway_is_replayed_over_http_and_mllp(tmp_path: Path) -> None:
+    """`--target` with `--mllp` plays HL7 v2 files over a real MLLP socket, the rest over HTTP."""
+    from benchmarks._server import free_port, start_gateway, wait_until_up
+
+    port, mllp = free_port(), free_port()
+    proc = start_gateway(tmp_path / "data", port, mllp)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", proc)
+        result = replay(
+            str(FIXTURES / "discharge-cancelled-hl7-a13"),
+            str(FIXTURES / "municipality-cannot-take-patient-three-days"),
+            "--target",
+            f"http://127.0.0.1:{port}",
+            "--mllp",
+            f"127.0.0.1:{mllp}",
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as resp:
+            metrics = resp.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert result.returncode == 0, result.stdout
+    assert "2 passed, 0 failed" in result.stdout
+    mllp_events = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("gateway_events_total{") and 'channel="hl7v2-mllp"' in line
+    ]
+    assert sum(mllp_events) == 3  # the A13 scenario's three HL7 v2 files came over MLLP

@@ -2,9 +2,14 @@
 produced what `expected.yaml` and `expected/` say.
 
 A scenario is a folder of input files played in name order (`*.json` FHIR message Bundles,
-`*.hl7` HL7 v2 messages), a README.md saying what happens clinically, `expected.yaml` (how many
+`*.hl7` HL7 v2 messages, `*.xml` KITH messages from a municipality: AppRec receipts and
+Dialogmelding answers), a README.md saying what happens clinically, `expected.yaml` (how many
 inputs are accepted, and each recipient's messages in order as TYPE/N|M|C) and `expected/`, the
 produced messages themselves, normalised (gateway/replay/normalise.py).
+
+A municipality's answer refers to a message the gateway made during the replay, whose id is not
+known in advance: in an `*.xml` input, `{{message HER TYPE}}` stands for the id of the latest
+message of that type to that recipient, filled in just before the file is sent.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import sys
 import tempfile
 import time
@@ -26,8 +32,13 @@ import orjson
 import yaml
 from aiohttp import web
 
+from adapters.hl7v2.framing import frame, read_frame
 from gateway.replay.fresh import fresh
 from gateway.replay.normalise import differences, normalise
+
+
+class ReplayError(Exception):
+    """A scenario that cannot be played as written."""
 
 
 @dataclass
@@ -41,32 +52,72 @@ class Verdict:
         return not self.problems
 
 
+INPUTS = (".json", ".hl7", ".xml")
+_ROUTES = {
+    ".hl7": ("/hl7v2", "x-application/hl7-v2+er7"),
+    ".json": ("/fhir/$process-message", "application/fhir+json"),
+    ".xml": ("/kith/inbound", "application/xml"),
+}
+PLACEHOLDER = re.compile(rb"\{\{message (\d+) ([A-Z_]+)\}\}")
+
+
 class Target:
-    """A running gateway reached over HTTP (the in-process one is reached the same way)."""
+    """A running gateway reached over HTTP (the in-process one is reached the same way); HL7 v2
+    goes over MLLP instead when an MLLP address is given."""
 
-    def __init__(self, base: str, session: aiohttp.ClientSession) -> None:
-        self.base, self.session = base.rstrip("/"), session
+    def __init__(
+        self, base: str, session: aiohttp.ClientSession, mllp: tuple[str, int] | None = None
+    ) -> None:
+        self.base, self.session, self.mllp = base.rstrip("/"), session, mllp
 
-    async def send(self, path: Path, round_number: int = 0) -> bool:
-        route, kind = (
-            ("/hl7v2", "x-application/hl7-v2+er7")
-            if path.suffix == ".hl7"
-            else ("/fhir/$process-message", "application/fhir+json")
-        )
-        async with self.session.post(
-            self.base + route, data=fresh(path, round_number), headers={"Content-Type": kind}
-        ) as resp:
+    async def send(self, path: Path, round_number: int = 0, body: bytes | None = None) -> bool:
+        data = body if body is not None else fresh(path, round_number)
+        if path.suffix == ".hl7" and self.mllp:
+            return await self._send_mllp(data)
+        route, kind = _ROUTES[path.suffix]
+        async with self.session.post(self.base + route, data=data, headers={"Content-Type": kind}) as resp:
             await resp.read()
-            return resp.status == 200
+            return 200 <= resp.status < 300  # a receipt is answered 201 Created
+
+    async def _send_mllp(self, message: bytes) -> bool:
+        assert self.mllp is not None
+        reader, writer = await asyncio.open_connection(*self.mllp)
+        try:
+            writer.write(frame(message))
+            ack = await read_frame(reader, 1 << 20)
+        finally:
+            writer.close()
+        return ack is not None and b"|AA|" in ack.split(b"MSA", 1)[-1][:8]
+
+    async def fill_in(self, raw: bytes, before: dict[str, int]) -> bytes:
+        """`{{message HER TYPE}}` → the id of the latest such message made in this replay."""
+        for placeholder, her, kind in {m.group(0, 1, 2) for m in PLACEHOLDER.finditer(raw)}:
+            feed = await self.produced(her.decode(), before.get(her.decode(), 0), bodies=False)
+            made = [m["messageId"] for m in feed if m["messageType"] == kind.decode()]
+            if not made:
+                raise ReplayError(f"{placeholder.decode()}: no such message was made before this input")
+            raw = raw.replace(placeholder, made[-1].encode())
+        return raw
 
     async def cursor(self, her: str) -> int:
         async with self.session.get(f"{self.base}/feed/{her}?after=0&limit=500") as resp:
             entries = (await resp.json())["entries"]
         return int(entries[-1]["cursor"]) if entries else 0
 
-    async def produced(self, her: str, after: int) -> list[dict[str, Any]]:
+    async def receipts(self, message_id: str) -> str | None:
+        """The message's receipt status with error codes (e.g. `rejected E35`), None without one."""
+        async with self.session.get(f"{self.base}/messages/{message_id}/receipts") as resp:
+            body = await resp.json()
+        if not body["receipts"]:
+            return None
+        codes = [e["code"] for e in body["receipts"][-1].get("errors") or []]
+        return " ".join([body["receiptStatus"], *codes])
+
+    async def produced(self, her: str, after: int, bodies: bool = True) -> list[dict[str, Any]]:
         async with self.session.get(f"{self.base}/feed/{her}?after={after}&limit=500") as resp:
             entries = (await resp.json())["entries"]
+        if not bodies:
+            return list(entries)
         out = []
         for entry in entries:
             async with self.session.get(self.base + entry["href"]) as resp:
@@ -85,8 +136,11 @@ async def play(target: Target, folder: Path, recipients: list[str], update: bool
     started = time.perf_counter()
     verdict = Verdict(folder.name)
     before = {her: await target.cursor(her) for her in recipients}
-    inputs = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".hl7") and p.is_file())
-    accepted = [await target.send(p) for p in inputs]
+    inputs = sorted(p for p in folder.iterdir() if p.suffix in INPUTS and p.is_file())
+    accepted = []
+    for path in inputs:
+        body = await target.fill_in(path.read_bytes(), before) if path.suffix == ".xml" else None
+        accepted.append(await target.send(path, body=body))
     await asyncio.sleep(0)  # nothing is asynchronous after the answer, but be explicit about order
     produced = {her: await target.produced(her, before[her]) for her in recipients}
     produced = {her: msgs for her, msgs in produced.items() if msgs}
@@ -98,13 +152,21 @@ async def play(target: Target, folder: Path, recipients: list[str], update: bool
             ids.setdefault(m["messageId"], label)  # the id itself
             ids.setdefault(m["messageId"][:24], label + "/")  # the entry fullUrls made from it
             times[m["created"]] = "<gateway-time>"  # when it ran, not what happened
-    summary = {
+    summary: dict[str, Any] = {
         "accepted": sum(accepted),
         "rejected": len(accepted) - sum(accepted),
         "messages": {
             her: [f"{m['messageType']}/{m['dispatchStatus']}" for m in msgs] for her, msgs in produced.items()
         },
     }
+    receipts = {
+        f"{her} {m['messageType']}/{m['dispatchStatus']}": status
+        for her, msgs in produced.items()
+        for m in msgs
+        if (status := await target.receipts(m["messageId"])) is not None
+    }
+    if receipts:  # only scenarios where a municipality answers
+        summary["receipts"] = receipts
     outputs = {
         f"{her}/{n + 1:02d}-{m['messageType']}.json": normalise(m["bundle"], ids, times)
         for her, msgs in produced.items()
@@ -174,7 +236,7 @@ def junit(verdicts: list[Verdict], path: Path) -> None:
 def scenarios(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
-        if any(path.glob("*.json")) or any(path.glob("*.hl7")):
+        if any(p.suffix in INPUTS for p in path.iterdir()):
             found.append(path)
         else:
             found += sorted(p for p in path.iterdir() if p.is_dir())
@@ -213,13 +275,16 @@ async def replay(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         async with aiohttp.ClientSession() as session:
             for n, folder in enumerate(folders, 1):
-                if args.target:
-                    verdict = await play(
-                        Target(args.target, session), folder, recipients, args.update_expected
-                    )
-                else:
-                    async with local_gateway(Path(tmp) / f"s{n}", args.directory) as base:
-                        verdict = await play(Target(base, session), folder, recipients, args.update_expected)
+                try:
+                    if args.target:
+                        target = Target(args.target, session, args.mllp)
+                        verdict = await play(target, folder, recipients, args.update_expected)
+                    else:
+                        async with local_gateway(Path(tmp) / f"s{n}", args.directory) as base:
+                            target = Target(base, session)
+                            verdict = await play(target, folder, recipients, args.update_expected)
+                except ReplayError as exc:
+                    verdict = Verdict(folder.name, [str(exc)])
                 verdicts.append(verdict)
                 mark = "updated" if args.update_expected else ("ok" if verdict.passed else "DIFFERS")
                 print(f"[{n}/{len(folders)}] {folder.name}: {mark} ({verdict.seconds * 1000:.0f} ms)")
@@ -234,7 +299,8 @@ async def replay(args: argparse.Namespace) -> int:
 
 async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
     """Every scenario's inputs N times with fresh identifiers, over 8 connections; prints throughput.
-    Outputs are not compared (they are, once, without --repeat): this is for volume."""
+    Outputs are not compared (they are, once, without --repeat): this is for volume. A
+    municipality's answers (*.xml) refer to messages of one particular round, so they are left out."""
     jobs = [
         (path, r)
         for r in range(args.repeat)
@@ -244,7 +310,7 @@ async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack:
             base = args.target or await stack.enter_async_context(local_gateway(Path(tmp), args.directory))
-            target = Target(base, session)
+            target = Target(base, session, args.mllp)
             done = accepted = 0
             started = time.perf_counter()
             queue = list(reversed(jobs))
@@ -269,6 +335,13 @@ async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
     return 0
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT")
+    return host, int(port)
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from gateway.directory.embedded import DEMO_DIRECTORY
 
@@ -276,6 +349,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("paths", nargs="+", type=Path, help="scenario folders, or folders of them")
     p.add_argument(
         "--target", help="a running gateway's base URL (default: one in-process on a temporary store)"
+    )
+    p.add_argument(
+        "--mllp",
+        type=_host_port,
+        help="with --target: send HL7 v2 files over MLLP to HOST:PORT instead of POST /hl7v2",
     )
     p.add_argument("--directory", type=Path, default=DEMO_DIRECTORY, help="the directory the target uses")
     p.add_argument("--update-expected", action="store_true", help="record what is produced as expected")
