@@ -33,6 +33,8 @@ HEADINGS_8311 = {
     "HJ": ("HJ", "Funksjonsnivå/hjelpetiltak"),
     "ME": ("ME", "Medisinering"),
     "PROB": ("PROB", "Aktuell problemstilling"),
+    "SY": ("SY", "Sykmelding"),
+    "TS": ("TS", "Tidligere sykdommer"),
 }
 # Status for medisinering (7307) per change; the change itself and its reason go in Comment.
 STATUS_7307 = {
