@@ -19,9 +19,9 @@ from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.correlation import correlation
 from gateway.http.receipts import METRICS, RECEIPT_DEADLINE
 from gateway.http.receipts import add_routes as add_receipt_routes
-from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
+from gateway.http.routes import INTAKE, KITH, MAX_BODY, STORE, add_routes
 from gateway.http.stays import add_routes as add_stay_routes
-from gateway.http.subscriptions import CLOCK, DELIVERER, NEW_MESSAGES
+from gateway.http.subscriptions import CLOCK, DELIVERER, DIRECTORY, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
 from gateway.intake.mllp import start_mllp_server
 from gateway.intake.service import Intake
@@ -29,6 +29,7 @@ from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
+from gateway.render.kith_output import KithOutput
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("app")
@@ -109,8 +110,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             ssl_context=mllp_tls(settings),
         )
         identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
+        kith = KithOutput.from_folder(
+            parts.store, parts.clock, settings.kith_schema_dir, parts.intake.metrics
+        )
+        app[KITH], app[DIRECTORY] = kith, parts.directory
         deliverer = Deliverer(
-            parts.store, parts.clock, delivery_settings(settings), identity, parts.intake.metrics
+            parts.store, parts.clock, delivery_settings(settings), identity, parts.intake.metrics, kith
         )
         app[METRICS] = parts.intake.metrics
         new_messages = NewMessages()

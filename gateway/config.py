@@ -10,6 +10,9 @@ from typing import Any
 
 from gateway.directory.embedded import DEMO_DIRECTORY
 
+# the official KITH schemas shipped with the gateway (schemas/kith-xsd/SOURCES.md)
+KITH_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "kith-xsd"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -31,6 +34,8 @@ class Settings:
     signing_certificate: Path | None = None  # PEM; unset = a development pair made in data_dir
     signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
+    # folder of official XSDs every rendered KITH message is validated against; "" = not validated
+    kith_schema_dir: Path | None = KITH_SCHEMAS
 
     @property
     def database(self) -> Path:
@@ -46,6 +51,8 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind in ("int", int):
             return int(value)
+        if kind in ("Path | None",) and value == "":
+            return None
         if kind in ("Path", Path, "Path | None"):
             return Path(value)
         return str(value)
