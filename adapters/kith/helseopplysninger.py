@@ -41,4 +41,4 @@ def render(view: OutboundView) -> etree._Element:
         diagnoses(root, view)
         journal_notes(root, view)
 
-    return msghead(view, "Helseopplysninger ved søknad", payload)
+    return msghead(view, "Helseopplysninger", payload)  # DN of 8279

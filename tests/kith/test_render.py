@@ -25,22 +25,12 @@ NS = {
     "epi": "http://www.kith.no/xmlstds/epikrise/2012-02-15",
     "dia": "http://www.kith.no/xmlstds/dialog/2013-01-23",
 }
-# Every (type, N/M/C) the pipeline produces for the scenarios. LOG_AVMELDING has no M: an avmelding's
-# only content is its time, and a second A25 for a ready period already cancelled changes nothing.
+LOGISTICS = ("LOG_INNLAGT", "LOG_UTSKRIVNINGSKLAR", "LOG_AVMELDING", "LOG_UTSKREVET", "LOG_DOD")
+# Every (type, dispatch status) the pipeline produces for the scenarios. Pasientlogistikk is N or C only
+# (HISD 1154 §3.1): a corrected logistics notice is a C of the old one and a new N.
 EXPECTED = {
-    (t, s)
-    for t in (
-        "LOG_INNLAGT",
-        "HELSEOPPL_SOKNAD",
-        "LOG_UTSKRIVNINGSKLAR",
-        "LOG_UTSKREVET",
-        "LOG_DOD",
-        "UTSKRIVNINGSRAPPORT",
-        "EPIKRISE",
-        "DIALOG_NOTAT",
-    )
-    for s in "NMC"
-} | {("LOG_AVMELDING", "N"), ("LOG_AVMELDING", "C")}
+    (t, s) for t in ("HELSEOPPL_SOKNAD", "UTSKRIVNINGSRAPPORT", "EPIKRISE", "DIALOG_NOTAT") for s in "NMC"
+} | {(t, s) for t in LOGISTICS for s in "NC"}
 
 SCHEMAS = KithSchemas(SHARED / "standards/kith/xsd")
 
@@ -68,7 +58,7 @@ async def test_every_message_type_with_n_m_and_c_validates_against_the_official_
     outbound: list[Bundle],
 ) -> None:
     """Each type and dispatch status the pipeline produces renders to XML with zero XSD errors."""
-    assert {(kind(m), status(m)) for m in outbound} >= EXPECTED
+    assert {(kind(m), status(m)) for m in outbound} == EXPECTED
     for bundle in outbound:
         raw = render_kith(bundle)
         doc = etree.fromstring(raw)
@@ -149,8 +139,8 @@ async def test_logistics_event_codes_times_and_dispatch_status(outbound: list[Bu
         ]
 
     assert events(of(outbound, "LOG_INNLAGT", "N")[0]) == [("1", "2026-11-02T10:00:00", "false")]
-    assert events(of(outbound, "LOG_INNLAGT", "M")[0]) == [("1", "2026-11-02T09:30:00", "false")]
-    assert events(of(outbound, "LOG_UTSKRIVNINGSKLAR", "M")[0]) == [
+    assert events(of(outbound, "LOG_INNLAGT", "N")[1]) == [("1", "2026-11-02T09:30:00", "false")]
+    assert events(of(outbound, "LOG_UTSKRIVNINGSKLAR", "N")[1]) == [
         ("1", "2026-11-02T09:30:00", "false"),
         ("3", "2026-11-05T10:00:00", "false"),
     ]
@@ -158,15 +148,30 @@ async def test_logistics_event_codes_times_and_dispatch_status(outbound: list[Bu
     assert avmelding[0] == ("1", "2026-11-02T09:30:00", "false")
     assert avmelding[-1] == ("4", "2026-11-05T15:00:00", "false")
     assert events(of(outbound, "LOG_UTSKREVET", "N")[0]) == [("2", "2026-11-07T11:00:00", "false")]
-    assert events(of(outbound, "LOG_DOD", "M")[0]) == [("13", "2026-11-07T12:00:00", "false")]
+    assert events(of(outbound, "LOG_DOD", "N")[1]) == [("13", "2026-11-07T12:00:00", "false")]
     # where the patient went: home (8408=1) first, then corrected to a nursing home (8408=11)
-    home, corrected = (render_element(of(outbound, "LOG_UTSKREVET", s)[0]) for s in ("N", "M"))
+    home, corrected = (render_element(m) for m in of(outbound, "LOG_UTSKREVET", "N"))
     assert xp(home, "string(//po:UtskrevetTil/po:UtTil/@V)") == "1"
     assert xp(corrected, "string(//po:UtskrevetTil/po:UtTil/@V)") == "11"
     assert xp(corrected, "string(//po:UtskrevetTil/po:Uttilstand/@V)") == "1"
     # the physician who declared the patient ready travels with the notice
     ready = render_element(of(outbound, "LOG_UTSKRIVNINGSKLAR", "N")[0])
     assert xp(ready, "string(//po:KontaktpersonHelsepersonell//fk1:Ident/fk1:Id)") == "9144889"
+
+
+async def test_a_corrected_logistics_notice_is_cancelled_and_sent_anew(outbound: list[Bundle]) -> None:
+    """HISD 1154: no M for Pasientlogistikk; the C points at the first notice, the new N starts afresh."""
+    assert not [m for m in outbound if kind(m) in LOGISTICS and status(m) == "M"]
+    first, corrected = of(outbound, "LOG_INNLAGT", "N")[:2]
+    cancel = next(
+        m
+        for m in of(outbound, "LOG_INNLAGT", "C")
+        if ext(header(m), codes.EXT_PARENT_REF) == header(first)["id"]
+    )
+    doc = render_element(cancel)
+    assert xp(doc, "string(//po:Forsendelsesstatus/@V)") == "C"
+    assert xp(doc, "string(mh:MsgInfo/mh:ConversationRef/mh:RefToParent)") == header(first)["id"]
+    assert xp(render_element(corrected), "mh:MsgInfo/mh:ConversationRef") == []
 
 
 async def test_helseopplysninger_is_a_varsel_first_and_an_update_after(outbound: list[Bundle]) -> None:
