@@ -38,6 +38,11 @@ def render_element(bundle: dict[str, Any]) -> etree._Element:
     return renderer(view)
 
 
+def serialize(document: etree._Element) -> bytes:
+    """UTF-8 with an XML declaration."""
+    return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+
+
 def render_kith(bundle: dict[str, Any]) -> bytes:
-    """The KITH XML message, UTF-8 with an XML declaration."""
-    return etree.tostring(render_element(bundle), xml_declaration=True, encoding="UTF-8")
+    """The KITH XML message for one outbound Bundle."""
+    return serialize(render_element(bundle))

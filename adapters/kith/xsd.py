@@ -88,15 +88,6 @@ class KithSchemas:
             return []
         return [Invalid(e.line, e.message) for e in self._schema.error_log]  # type: ignore[attr-defined]
 
-    def errors_in(self, document: bytes) -> list[Invalid]:
-        """`errors` for a serialized document, parsed with the hardened parser (no DTD, no network)."""
-        parser = etree.XMLParser(**_SCHEMA_PARSER_OPTIONS)
-        try:
-            doc = etree.fromstring(document, parser)
-        except etree.XMLSyntaxError as exc:
-            return [Invalid(exc.lineno or 0, f"not well-formed: {exc.msg}")]
-        return self.errors(doc)
-
 
 def _namespaces(folder: Path) -> dict[str, str]:
     """namespace -> file name, one file per namespace (the first by name when two declare one)."""

@@ -15,12 +15,12 @@ from pathlib import Path
 import orjson
 import structlog
 
-from adapters.kith.render import NoKithForm
+from adapters.kith.render import NoKithForm, render_element, serialize
 from adapters.kith.view import BundleShapeError
 from adapters.kith.xsd import KithSchemas
 from gateway.clock import Clock, iso
 from gateway.metrics import Metrics
-from gateway.render.formats import KITH_XML, RENDERERS
+from gateway.render.formats import KITH_XML
 from gateway.store.base import RenderedRow, Store
 
 log = structlog.get_logger("kith")
@@ -59,14 +59,16 @@ class KithOutput:
         """Render and validate one message (pure CPU; the caller stores the result)."""
         now = iso(self.clock.now())
         try:
-            body = RENDERERS[KITH_XML].render(orjson.loads(payload))
+            # the tree is validated as built, then serialized: the bytes sent are exactly that tree
+            document = render_element(orjson.loads(payload))
         except NoKithForm as exc:
             return RenderedRow(message_id, KITH_XML, "no-form", [str(exc)], None, now)
         except BundleShapeError as exc:
             return RenderedRow(message_id, KITH_XML, "invalid", [str(exc)], None, now)
+        body = serialize(document)
         if self.schemas is None:
             return RenderedRow(message_id, KITH_XML, "unvalidated", [], body, now)
-        errors = self.schemas.errors_in(body)
+        errors = self.schemas.errors(document)
         if errors:
             texts = [redact(str(e)) for e in errors[:MAX_ERRORS]]
             return RenderedRow(message_id, KITH_XML, "invalid", texts, None, now)
