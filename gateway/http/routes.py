@@ -15,6 +15,7 @@ from gateway.intake.service import Intake
 from gateway.render.formats import KITH_XML, RENDERERS
 from gateway.render.html_view import render_page
 from gateway.render.kith_output import KithOutput
+from gateway.render.kith_page import kith_page
 from gateway.store.base import OutboundRow, Reader, Store
 
 FHIR_JSON = "application/fhir+json"
@@ -139,8 +140,17 @@ async def message_page(request: web.Request) -> web.Response:
     row = await request.app[STORE].read(lambda r: r.outbound(message_id))
     if row is None or row.payload is None:
         return problem(404, "No such message")
+    if request.query.get("format") in ("kith", KITH_XML):  # the page of the KITH XML as rendered
+        rendered = await request.app[KITH].get(message_id, row.payload)
+        if rendered.body is None:
+            return problem(
+                406 if rendered.status == "no-form" else 422, "No KITH XML to show", rendered.errors[0]
+            )
+        text = kith_page(rendered.body)
+    else:
+        text = render_page(orjson.loads(row.payload))
     return web.Response(
-        text=render_page(orjson.loads(row.payload)),
+        text=text,
         content_type="text/html",
         headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
     )
