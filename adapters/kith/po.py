@@ -112,10 +112,13 @@ def event(parent: Element, code: str | None, at: str | None, text: str | None = 
 
 
 def stay_events(parent: Element, view: OutboundView) -> None:
-    """OpplysningOpphold: admission, ready and discharge times the Bundle knows."""
-    for code, at in (("1", view.admitted_at), ("3", view.ready_at), ("2", view.discharged_at)):
-        if at:
-            event(el(parent, po("OpplysningOpphold")), code, at)
+    """OpplysningOpphold: admission, ready and discharge times the Bundle knows (at least the
+    message's own event, as Helseopplysninger requires one)."""
+    known = [
+        (c, t) for c, t in (("1", view.admitted_at), ("3", view.ready_at), ("2", view.discharged_at)) if t
+    ]
+    for code, at in known or [(view.event_code, view.event_time or view.timestamp)]:
+        event(el(parent, po("OpplysningOpphold")), code, at)
 
 
 def diagnoses(parent: Element, view: OutboundView) -> None:

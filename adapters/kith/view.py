@@ -156,16 +156,17 @@ class OutboundView:
 
     @cached_property
     def receiver_parent(self) -> Resource | None:
-        """Level 1 of the receiver: the municipality above a service, the practice of a GP."""
+        """Level 1 of the receiver: the municipality above a service (`partOf`), the practice of a GP
+        (the one Organization that is neither the sender nor its department; the profile gives the
+        GP's Practitioner no link to it)."""
         party = self.receiver
         if party.get("partOf"):
             return self.ref(party["partOf"])
         if party.get("resourceType") == "Practitioner":
-            # the practice is the Organization the builder wrote just before the Practitioner
-            urls = list(self.by_url)
-            me = next(u for u, r in self.by_url.items() if r is party)
-            before = self.by_url[urls[urls.index(me) - 1]]
-            return before if before.get("resourceType") == "Organization" else None
+            return next(
+                (o for o in self.all("Organization") if o is not self.sender and o is not self.department),
+                None,
+            )
         return None
 
     @property
