@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.kith.apprec import render_apprec
 from adapters.kith.inbound import KithRejected, read_inbound
 from adapters.kith.xsd import KithSchemas
-from gateway.config import BUNDLED_KITH_SCHEMAS
+from gateway.config import KITH_SCHEMAS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT.parent / "shared" / "standards" / "kith" / "examples" / "sarepta" / "eksempel"
@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2000)
     args = parser.parse_args()
     start = time.process_time()
-    schemas = KithSchemas(BUNDLED_KITH_SCHEMAS)
+    schemas = KithSchemas(KITH_SCHEMAS)
     compiled = (time.process_time() - start) * 1e3
     print(f"{'compile the official schemas (once, at start-up)':<55} {compiled:8.1f} ms CPU")
     dialog, apprec = DIALOG.read_bytes(), APPREC.read_bytes()

@@ -22,9 +22,9 @@ from gateway.http.kith import KITH_INTAKE
 from gateway.http.kith import add_routes as add_kith_routes
 from gateway.http.receipts import METRICS, RECEIPT_DEADLINE
 from gateway.http.receipts import add_routes as add_receipt_routes
-from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
+from gateway.http.routes import INTAKE, KITH, MAX_BODY, STORE, add_routes
 from gateway.http.stays import add_routes as add_stay_routes
-from gateway.http.subscriptions import CLOCK, DELIVERER, NEW_MESSAGES
+from gateway.http.subscriptions import CLOCK, DELIVERER, DIRECTORY, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
 from gateway.intake.kith import KithIntake
 from gateway.intake.mllp import start_mllp_server
@@ -33,6 +33,7 @@ from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
+from gateway.render.kith_output import KithOutput
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("app")
@@ -48,6 +49,7 @@ class Parts:
     clock: Clock
     validator: ValidatorPool | None
     kith: KithIntake
+    schemas: KithSchemas | None
 
     async def close(self) -> None:
         await self.store.close()
@@ -57,8 +59,11 @@ class Parts:
 
 async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     clock = clock or SystemClock()
-    # inbound KITH XML is validated against the official schemas: a broken folder stops the start
-    schemas = KithSchemas(settings.kith_schema_dir)
+    # KITH XML in and out is validated against the official schemas, compiled once: a broken folder
+    # stops the start; no folder at all is allowed, and said (nothing KITH is then validated)
+    schemas = KithSchemas(settings.kith_schema_dir) if settings.kith_schema_dir else None
+    if schemas is None:
+        log.warning("kith_not_validated", reason="no kith_schema_dir configured")
     store = SqliteStore(settings.database)
     await store.start()
     # The directory file is loaded into the store, then served from the stored copy, so what
@@ -79,6 +84,7 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
         clock,
         validator,
         kith,
+        schemas,
     )
 
 
@@ -124,8 +130,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             ssl_context=mllp_tls(settings),
         )
         identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
+        kith = KithOutput(parts.store, parts.clock, parts.schemas, parts.intake.metrics)
+        app[KITH], app[DIRECTORY] = kith, parts.directory
         deliverer = Deliverer(
-            parts.store, parts.clock, delivery_settings(settings), identity, parts.intake.metrics
+            parts.store, parts.clock, delivery_settings(settings), identity, parts.intake.metrics, kith
         )
         app[METRICS] = parts.intake.metrics
         new_messages = NewMessages()

@@ -10,8 +10,8 @@ from typing import Any
 
 from gateway.directory.embedded import DEMO_DIRECTORY
 
-# the official KITH schemas, shipped with the project (copied byte for byte; see its SOURCES.md)
-BUNDLED_KITH_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "kith-xsd"
+# the official KITH schemas shipped with the gateway, byte for byte (schemas/kith-xsd/SOURCES.md)
+KITH_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "kith-xsd"
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class Settings:
     signing_certificate: Path | None = None  # PEM; unset = a development pair made in data_dir
     signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
-    kith_schema_dir: Path = BUNDLED_KITH_SCHEMAS  # the official XSDs inbound KITH XML is validated against
+    # the official XSDs every KITH message in and out is validated against; "" = none (warned at start)
+    kith_schema_dir: Path | None = KITH_SCHEMAS
 
     @property
     def database(self) -> Path:
@@ -50,6 +51,8 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind in ("int", int):
             return int(value)
+        if kind in ("Path | None",) and value == "":
+            return None
         if kind in ("Path", Path, "Path | None"):
             return Path(value)
         return str(value)

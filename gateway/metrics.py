@@ -41,6 +41,12 @@ class Metrics:
             "Messages without a receipt after the receipt deadline",
             registry=self.registry,
         )
+        self.kith_renders = Counter(
+            "gateway_kith_renders_total",
+            "Outbound messages rendered to KITH XML, by outcome (valid, unvalidated, invalid, no-form)",
+            ["status"],
+            registry=self.registry,
+        )
         self.held = Gauge(
             "gateway_messages_held", "Outbound messages held back as incomplete", registry=self.registry
         )

@@ -14,6 +14,7 @@ RUNS = {
     "bench_fhir_intake.py": (["--events", "150", "--connections", "4"], "events/s"),
     "bench_mllp.py": (["--messages", "100"], "ACKed messages/s"),
     "bench_e2e.py": (["--stays", "10", "--lanes", "2", "--rate", "20", "--seconds", "1"], "events/s"),
+    "bench_kith_render.py": (["--rounds", "20"], "ms CPU per message"),
     "bench_delivery.py": (["--messages", "120", "--rate", "60", "--seconds", "1"], "deliveries/s"),
     "bench_kith_inbound.py": (["--rounds", "50"], "CPU per document"),
 }

@@ -49,7 +49,10 @@ def _answerable(header: Header | None) -> Header | None:
     return header
 
 
-def read_inbound(body: bytes, schemas: KithSchemas, max_bytes: int = safe_xml.DEFAULT_MAX_BYTES) -> Inbound:
+def read_inbound(
+    body: bytes, schemas: KithSchemas | None, max_bytes: int = safe_xml.DEFAULT_MAX_BYTES
+) -> Inbound:
+    """`schemas` None: a deployment that configured no schema folder (warned at start-up)."""
     try:
         root = safe_xml.parse(body, max_bytes)
     except InputRejected as exc:
@@ -70,7 +73,7 @@ def read_inbound(body: bytes, schemas: KithSchemas, max_bytes: int = safe_xml.DE
         # an AppRec in a namespace we do not know is still an AppRec: never answered with one
         raise KithRejected([problem], None if name.localname == "AppRec" else _answerable(read_header(root)))
     header = None if is_apprec else read_header(root)
-    if errors := schemas.errors(root):
+    if schemas is not None and (errors := schemas.errors(root)):
         problems = [
             Problem(f"line {e.line}", "structure", redact(e.message)) for e in errors[:MAX_SCHEMA_ERRORS]
         ]

@@ -28,6 +28,8 @@ from gateway.delivery.signing import signed_headers
 from gateway.metrics import Metrics
 from gateway.protection import cms
 from gateway.protection.keys import SigningIdentity
+from gateway.render.formats import KITH_XML, RENDERERS, format_name
+from gateway.render.kith_output import KithOutput
 from gateway.store.base import DeliveryRow, Store, Tx
 
 log = structlog.get_logger("delivery")
@@ -48,7 +50,7 @@ class DeliverySettings:
 
 @dataclass
 class _Outcome:
-    status: str  # delivered | pending | dead
+    status: str  # delivered | pending | dead | skipped (no form in the subscriber's format)
     delay: float = 0.0
     error: str | None = None
     disable: bool = False
@@ -61,6 +63,7 @@ class Deliverer:
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     identity: SigningIdentity | None = None
     metrics: Metrics | None = None
+    kith: KithOutput | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _busy: set[tuple[str, str]] = field(default_factory=set)  # (subscription, order key) in flight
     # A delivery settled while a read of due ones was under way may still look pending in that
@@ -155,25 +158,46 @@ class Deliverer:
             self._busy.discard((row.subscription_id, row.order_key))
             self._wake.set()
 
-    def _protect(self, row: DeliveryRow) -> tuple[bytes, dict[str, str]]:
-        """The body and headers for one attempt: the payload (encrypted to the subscriber's
+    async def _plaintext(self, row: DeliveryRow) -> tuple[bytes, str] | _Outcome:
+        """The message in the subscription's format, or why it is not sent: a KITH rendering that
+        failed validation is never sent (dead, with the redacted errors), and a message type with
+        no KITH form is skipped for a KITH subscriber."""
+        fmt = format_name(row.format)
+        if fmt != KITH_XML:
+            return row.payload, RENDERERS[fmt].media_type
+        if self.kith is None:
+            return _Outcome("dead", error="KITH XML output is not configured")
+        rendered = await self.kith.get(row.message_id, row.payload)
+        if rendered.status == "no-form":
+            return _Outcome("skipped", error=rendered.errors[0])
+        if rendered.body is None:
+            return _Outcome(
+                "dead", error="KITH XML failed schema validation: " + "; ".join(rendered.errors[:3])
+            )
+        return rendered.body, RENDERERS[KITH_XML].media_type
+
+    def _protect(self, row: DeliveryRow, plaintext: bytes, media_type: str) -> tuple[bytes, dict[str, str]]:
+        """The body and headers for one attempt: the message (encrypted to the subscriber's
         certificate when it registered one) with the gateway's detached CMS signature over the
         plaintext in a header, and the Standard Webhooks signature over the body as sent."""
-        extra = {"Content-Type": "application/fhir+json"}
-        body = row.payload
+        extra = {"Content-Type": media_type}
+        body = plaintext
         if self.identity is not None:
-            signature = cms.sign_detached(row.payload, self.identity.certificate, self.identity.key)
+            signature = cms.sign_detached(plaintext, self.identity.certificate, self.identity.key)
             extra[CMS_SIGNATURE_HEADER] = base64.b64encode(signature).decode()
         if row.certificate:
             recipient = x509.load_pem_x509_certificate(row.certificate.encode())
-            body = base64.b64encode(cms.encrypt(row.payload, recipient))
+            body = base64.b64encode(cms.encrypt(plaintext, recipient))
             extra["Content-Type"] = "application/pkcs7-mime; smime-type=enveloped-data"
             extra["Content-Transfer-Encoding"] = "base64"
         headers = signed_headers(orjson.loads(row.secrets), row.message_id, self.clock.now(), body)
         return body, {**headers, **extra}
 
     async def _attempt(self, session: aiohttp.ClientSession, row: DeliveryRow) -> _Outcome:
-        body, headers = self._protect(row)
+        message = await self._plaintext(row)
+        if isinstance(message, _Outcome):
+            return message
+        body, headers = self._protect(row, *message)
         try:
             async with session.post(row.endpoint, data=body, headers=headers, allow_redirects=False) as resp:
                 await resp.content.read(MAX_RESPONSE_BYTES)  # a huge body is not read, let alone kept

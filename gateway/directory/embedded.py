@@ -67,6 +67,7 @@ class EmbeddedDirectory:
         self._gps_hpr: dict[str, Party] = {}
         self._gps_her: dict[str, Party] = {}
         self._fastlege: dict[str, str] = {}
+        self._formats: dict[str, str] = {}  # receiving HER-id -> preferred wire format
         for kind, key, body in rows:
             self._add(kind, key, orjson.loads(body))
 
@@ -98,13 +99,16 @@ class EmbeddedDirectory:
                     municipality=key,
                 )
 
-            self._municipalities[key] = Municipality(
+            municipality = self._municipalities[key] = Municipality(
                 key,
                 d.get("name", ""),
                 str(d["her_id"]),
                 service("sykepleietjeneste", "municipality-nursing"),
                 service("saksbehandlertjeneste", "municipality-allocation"),
             )
+            for party in (municipality.nursing, municipality.allocation):
+                if party is not None:
+                    self._formats[party.her_id] = party.format
         elif kind == "gp":
             practice = d.get("practice") or {}
             name = d.get("name") or {}
@@ -119,6 +123,7 @@ class EmbeddedDirectory:
                 municipality=practice.get("municipality"),
             )
             self._gps_hpr[key] = gp
+            self._formats[gp.her_id] = gp.format
             self._gps_her[gp.her_id] = gp
             if gp.parent_her:
                 self._gps_her.setdefault(gp.parent_her, gp)
@@ -145,6 +150,9 @@ class EmbeddedDirectory:
 
     def setting(self, name: str, default: bool = False) -> bool:
         return bool(self._settings.get(name, default))
+
+    def preferred_format(self, her_id: str) -> str | None:
+        return self._formats.get(her_id)
 
     def gp_for_person(self, person_id: str) -> Party | None:
         hpr = self._fastlege.get(person_id)

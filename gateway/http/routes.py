@@ -12,7 +12,10 @@ from adapters.problems import Problem
 from gateway.http.problems import problem
 from gateway.intake.fhir_response import operation_outcome
 from gateway.intake.service import Intake
+from gateway.render.formats import KITH_XML, RENDERERS
 from gateway.render.html_view import render_page
+from gateway.render.kith_output import KithOutput
+from gateway.render.kith_page import kith_page
 from gateway.store.base import OutboundRow, Reader, Store
 
 FHIR_JSON = "application/fhir+json"
@@ -22,6 +25,8 @@ MAX_FEED_PAGE = 500
 INTAKE = web.AppKey("intake", Intake)
 STORE = web.AppKey("store", Store)
 MAX_BODY = web.AppKey("max_body", int)
+KITH = web.AppKey("kith", KithOutput)
+XML_TYPES = ("application/xml", "text/xml")
 
 
 def _fhir(body: bytes, status: int = 200) -> web.Response:
@@ -91,12 +96,42 @@ async def feed(request: web.Request) -> web.Response:
     )
 
 
+def wants_kith(request: web.Request) -> bool:
+    """`?format=kith` (or kith-xml), or an Accept header that asks for XML before FHIR JSON."""
+    fmt = request.query.get("format")
+    if fmt is not None:
+        return fmt in ("kith", KITH_XML)
+    accept = request.headers.get("Accept", "")
+    ranked = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    return next((t in XML_TYPES for t in ranked if t in XML_TYPES or "json" in t), False)
+
+
 async def message(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
     row = await request.app[STORE].read(lambda r: r.outbound(message_id))
     if row is None or row.payload is None:
         return problem(404, "No such message")
-    return _fhir(row.payload)
+    if not wants_kith(request):
+        return _fhir(row.payload)
+    rendered = await request.app[KITH].get(message_id, row.payload)
+    if rendered.status == "no-form":
+        return problem(406, "No KITH XML form", rendered.errors[0])
+    if rendered.body is None:
+        return web.json_response(
+            {
+                "type": "about:blank",
+                "title": "KITH XML failed schema validation",
+                "status": 422,
+                "detail": "the rendering does not validate against the configured schemas; it is not sent",
+                "errors": rendered.errors,
+            },
+            status=422,
+            content_type="application/problem+json",
+        )
+    return web.Response(
+        body=rendered.body,
+        headers={"Content-Type": RENDERERS[KITH_XML].media_type, "Gateway-Kith-Validation": rendered.status},
+    )
 
 
 async def message_page(request: web.Request) -> web.Response:
@@ -105,8 +140,17 @@ async def message_page(request: web.Request) -> web.Response:
     row = await request.app[STORE].read(lambda r: r.outbound(message_id))
     if row is None or row.payload is None:
         return problem(404, "No such message")
+    if request.query.get("format") in ("kith", KITH_XML):  # the page of the KITH XML as rendered
+        rendered = await request.app[KITH].get(message_id, row.payload)
+        if rendered.body is None:
+            return problem(
+                406 if rendered.status == "no-form" else 422, "No KITH XML to show", rendered.errors[0]
+            )
+        text = kith_page(rendered.body)
+    else:
+        text = render_page(orjson.loads(row.payload))
     return web.Response(
-        text=render_page(orjson.loads(row.payload)),
+        text=text,
         content_type="text/html",
         headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
     )

@@ -14,6 +14,7 @@ from gateway.clock import Clock, iso
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.signing import new_secret
 from gateway.delivery.webhooks import Deliverer
+from gateway.directory.base import Directory
 from gateway.http.problems import problem
 from gateway.http.routes import STORE
 from gateway.ids import new_id
@@ -22,7 +23,16 @@ from gateway.store.base import Subscription, Tx
 CLOCK = web.AppKey("clock", Clock)
 DELIVERER = web.AppKey("deliverer", Deliverer)
 NEW_MESSAGES = web.AppKey("new_messages", NewMessages)
-FORMATS = ("fhir+json",)
+DIRECTORY = web.AppKey("directory", Directory)
+# "fhir+json" is the earlier spelling of "fhir-json"
+FORMATS = ("fhir-json", "kith-xml", "fhir+json")
+
+
+def default_format(directory: Directory, her_ids: list[str]) -> str:
+    """Without a `format`, a subscription gets its recipients' preference held in the directory:
+    KITH XML when every one of them prefers it, else FHIR JSON."""
+    prefs = {directory.preferred_format(h) for h in her_ids}
+    return "kith-xml" if prefs == {"kith"} else "fhir-json"
 
 
 def _view(sub: Subscription) -> dict[str, Any]:
@@ -51,7 +61,7 @@ def _validate(body: Any) -> str | None:
     types = body.get("messageTypes", [])
     if not isinstance(types, list) or any(t not in codes.MESSAGE_TYPES for t in types):
         return f"'messageTypes' must be a list of {sorted(codes.MESSAGE_TYPES)}"
-    if body.get("format", "fhir+json") not in FORMATS:
+    if body.get("format", "fhir-json") not in FORMATS:
         return f"'format' must be one of {list(FORMATS)}"
     mode = body.get("mode", "push")
     if mode not in ("push", "pull"):
@@ -86,7 +96,7 @@ async def create(request: web.Request) -> web.Response:
         new_id(),
         body["herIds"],
         body.get("messageTypes", []),
-        body.get("format", "fhir+json"),
+        body.get("format") or default_format(request.app[DIRECTORY], body["herIds"]),
         body.get("mode", "push"),
         body.get("endpoint"),
         [secret],

@@ -86,7 +86,12 @@ def _status_of(response: bytes) -> int:
 
 class KithIntake:
     def __init__(
-        self, store: Store, clock: Clock, schemas: KithSchemas, pseudonym: Pseudonymizer, max_bytes: int
+        self,
+        store: Store,
+        clock: Clock,
+        schemas: KithSchemas | None,
+        pseudonym: Pseudonymizer,
+        max_bytes: int,
     ) -> None:
         self.store = store
         self.clock = clock

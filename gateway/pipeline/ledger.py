@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from gateway.pipeline.notices import Notice
 from gateway.store.base import OutboundRow
 
+# HISD 1154 §3.1: Pasientlogistikk may be sent as N (new) or C (cancel), never M. A changed logistics
+# notice is therefore a cancel of what was sent and a new notice in a new conversation.
+NO_CHANGE_MESSAGE = frozenset(
+    {"LOG_INNLAGT", "LOG_UTSKRIVNINGSKLAR", "LOG_AVMELDING", "LOG_UTSKREVET", "LOG_DOD"}
+)
+
 
 @dataclass(slots=True)
 class Action:
@@ -30,6 +36,8 @@ def plan(desired: list[Notice], sent: list[OutboundRow]) -> list[Action]:
         prev = latest.get(notice.key)
         if prev is None or prev.dispatch_status == "C":
             actions.append(Action("N", notice, None))  # first send, or again after a cancel: new conversation
+        elif prev.fingerprint != notice.fingerprint and notice.message_type in NO_CHANGE_MESSAGE:
+            actions += [Action("C", None, prev), Action("N", notice, None)]
         elif prev.fingerprint != notice.fingerprint:
             actions.append(Action("M", notice, prev))
     for key, prev in latest.items():

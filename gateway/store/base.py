@@ -105,6 +105,19 @@ class DeliveryRow:
     payload: bytes
     order_key: str
     certificate: str | None = None
+    format: str = "fhir+json"  # the subscription's wire format
+
+
+@dataclass(slots=True)
+class RenderedRow:
+    """An outbound message rendered to another wire format, kept so it is rendered once."""
+
+    message_id: str
+    format: str  # kith-xml
+    status: str  # valid | unvalidated | invalid | no-form
+    errors: list[str]
+    body: bytes | None
+    created_at: str
 
 
 class Tx(Protocol):
@@ -178,6 +191,8 @@ class Tx(Protocol):
     def missing_receipts(self, sent_before: str, limit: int) -> list[dict[str, Any]]: ...
     def unknown_receipts(self, limit: int) -> list[dict[str, Any]]: ...
     def operational_counts(self, sent_before: str) -> tuple[dict[str, int], int, int]: ...
+    def rendered(self, message_id: str, fmt: str) -> RenderedRow | None: ...
+    def save_rendered(self, row: RenderedRow) -> RenderedRow: ...
 
 
 class Reader(Protocol):
@@ -190,6 +205,7 @@ class Reader(Protocol):
     def inbound_count(self) -> int: ...
     def directory_entries(self) -> list[tuple[str, str, str]]: ...
     def kith_inbound(self, status: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def rendered(self, message_id: str, fmt: str) -> RenderedRow | None: ...
 
 
 class Store(Protocol):

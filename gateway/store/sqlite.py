@@ -27,6 +27,7 @@ from gateway.store.base import (
     StoreUnavailable,
 )
 from gateway.store.sqlite_delivery import DeliverySql
+from gateway.store.sqlite_rendered import RenderedSql
 
 T = TypeVar("T")
 log = structlog.get_logger("store")
@@ -95,7 +96,7 @@ def _outbound(row: Sequence[Any], payload: bytes | None = None) -> OutboundRow:
     return OutboundRow(*row, payload=payload)
 
 
-class SqliteTx(DeliverySql):
+class SqliteTx(DeliverySql, RenderedSql):
     """The Tx of gateway.store.base over one sqlite3 connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

@@ -195,7 +195,7 @@ class DeliverySql:
             DeliveryRow(*r)
             for r in self.c.execute(
                 "SELECT d.subscription_id, d.outbound_seq, o.message_id, d.attempts, s.endpoint, s.secrets, "
-                "o.payload, d.order_key, s.certificate FROM deliveries d "
+                "o.payload, d.order_key, s.certificate, s.format FROM deliveries d "
                 "JOIN outbound o ON o.seq = d.outbound_seq "
                 "JOIN subscriptions s ON s.subscription_id = d.subscription_id AND s.status = 'active' "
                 "AND s.mode = 'push' "

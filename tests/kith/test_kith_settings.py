@@ -8,14 +8,14 @@ import pytest
 
 from adapters.kith.xsd import REQUIRED_FILES, SchemaFolderError
 from gateway.app import build_parts
-from gateway.config import BUNDLED_KITH_SCHEMAS, load_settings
+from gateway.config import KITH_SCHEMAS, load_settings
 from tests.conftest import SHARED, settings_for
 
 
 def test_the_bundled_schemas_are_the_official_files() -> None:
     """Every XSD in schemas/kith-xsd is byte for byte the official one; none required is missing."""
     official = SHARED / "standards" / "kith" / "xsd"
-    bundled = sorted(BUNDLED_KITH_SCHEMAS.glob("*.xsd"))
+    bundled = sorted(KITH_SCHEMAS.glob("*.xsd"))
     assert {p.name for p in bundled} >= set(REQUIRED_FILES)
     for path in bundled:
         assert path.read_bytes() == (official / path.name).read_bytes(), path.name
@@ -23,7 +23,7 @@ def test_the_bundled_schemas_are_the_official_files() -> None:
 
 def test_the_schema_folder_is_a_setting() -> None:
     """GATEWAY_KITH_SCHEMA_DIR overrides the bundled default."""
-    assert load_settings(env={}).kith_schema_dir == BUNDLED_KITH_SCHEMAS
+    assert load_settings(env={}).kith_schema_dir == KITH_SCHEMAS
     assert load_settings(env={"GATEWAY_KITH_SCHEMA_DIR": "/srv/xsd"}).kith_schema_dir == Path("/srv/xsd")
 
 
