@@ -4,7 +4,9 @@ every signature, against a real `gateway serve` process (SQLite, durable setting
 Each stay is one discharge handover, five events in clinical order: A01 over MLLP, A16 (ready
 for discharge) as FHIR, the Utskrivningsrapport (T02) as FHIR, A03 over MLLP, the Epikrise (T02)
 as FHIR. Every stay is a different patient, so per-patient delivery order does not serialise
-the run. A push subscription for every recipient in the demo directory takes every message.
+the run. Two push subscriptions for every recipient in the demo directory take every message, one
+as FHIR JSON and one as KITH XML (rendered and validated against the official schemas; the FHIR-only
+medication list has no KITH form and is not sent to the second).
 
 Phases:
 1. floors, in the same run: framing + durable write + ACK (a minimal MLLP server, same SQLite
@@ -104,15 +106,29 @@ def stay_events(n: int, person: str, tag: str) -> list[Event]:
 @dataclass
 class Subscriber:
     secret: str = ""
+    xml_secret: str = ""
     arrived: dict[str, tuple[float, str]] = field(default_factory=dict)  # webhook-id -> (time, stay)
+    xml_arrived: dict[str, float] = field(default_factory=dict)
     bad: int = 0
+
+    def verified(self, secret: str, body: bytes, request: web.Request) -> bool:
+        try:
+            Webhook(secret).verify(body, dict(request.headers), json_parse=False)
+        except Exception:
+            self.bad += 1
+            return False
+        return True
+
+    async def handle_xml(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not self.verified(self.xml_secret, body, request) or not body.startswith(b"<?xml"):
+            return web.Response(status=401)
+        self.xml_arrived.setdefault(request.headers["webhook-id"], time.perf_counter())
+        return web.Response(status=204)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        try:
-            Webhook(self.secret).verify(body, dict(request.headers), json_parse=False)
-        except Exception:
-            self.bad += 1
+        if not self.verified(self.secret, body, request):
             return web.Response(status=401)
         stay = ""
         for entry in orjson.loads(body).get("entry", ()):
@@ -127,6 +143,7 @@ class Subscriber:
 async def subscribe(gw: Gateway, sub: Subscriber, port: int) -> web.AppRunner:
     app = web.Application()
     app.router.add_post("/hook", sub.handle)
+    app.router.add_post("/hook-xml", sub.handle_xml)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -134,12 +151,16 @@ async def subscribe(gw: Gateway, sub: Subscriber, port: int) -> web.AppRunner:
         *("8100011", "8100012", "8100021", "8100022", "8100031", "8100032", "8100041", "8100042"),
         *("8200011", "8200021", "8200031"),
     ]
-    body = {"herIds": hers, "mode": "push", "endpoint": f"http://127.0.0.1:{port}/hook"}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(gw.base + "/subscriptions", json=body) as resp,
-    ):
-        sub.secret = (await resp.json())["secret"]
+    async with aiohttp.ClientSession() as session:
+        for fmt, path in (("fhir-json", "/hook"), ("kith-xml", "/hook-xml")):
+            url = f"http://127.0.0.1:{port}{path}"
+            body = {"herIds": hers, "mode": "push", "format": fmt, "endpoint": url}
+            async with session.post(gw.base + "/subscriptions", json=body) as resp:
+                secret = (await resp.json())["secret"]
+            if fmt == "fhir-json":
+                sub.secret = secret
+            else:
+                sub.xml_secret = secret
     return runner
 
 
@@ -203,30 +224,34 @@ def q(values: list[float]) -> str:
     return f"p50 {p[49] * 1000:.1f} ms, p95 {p[94] * 1000:.1f} ms, p99 {p[98] * 1000:.1f} ms"
 
 
-async def wait_for(sub: Subscriber, count: int, timeout: float) -> None:
+async def wait_for(sub: Subscriber, count: tuple[int, int], timeout: float) -> None:
+    """Until the subscriber has `count` = (FHIR JSON, KITH XML) messages."""
     deadline = time.perf_counter() + timeout
-    while len(sub.arrived) < count:
+    while len(sub.arrived) < count[0] or len(sub.xml_arrived) < count[1]:
         if time.perf_counter() > deadline:
-            raise RuntimeError(f"only {len(sub.arrived)} of {count} messages delivered in {timeout:.0f} s")
+            have = (len(sub.arrived), len(sub.xml_arrived))
+            raise RuntimeError(f"only {have} of {count} messages delivered in {timeout:.0f} s")
         await asyncio.sleep(0.01)
 
 
-async def messages_so_far(gw: Gateway) -> int:
-    """Deliveries the gateway queued: the count the subscriber must reach."""
+async def messages_so_far(gw: Gateway) -> tuple[int, int]:
+    """Messages the gateway made: (all of them, those with a KITH XML form)."""
     async with aiohttp.ClientSession() as session, session.get(gw.base + "/metrics") as resp:
         text = await resp.text()
-    total = 0.0
+    total = fhir_only = 0.0
     for line in text.splitlines():
         if line.startswith("gateway_messages_total{"):
             total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+            if 'type="LEGEMIDDELLISTE"' in line:
+                fhir_only += float(line.rsplit(" ", 1)[1])
+    return int(total), int(total - fhir_only)
 
 
 async def throughput(gw: Gateway, sub: Subscriber, stays: int, lanes: int, people: list[str]) -> None:
     work = [stay_events(n, people[n], "T") for n in range(stays)]
     queue = list(reversed(work))
     intake: list[float] = []
-    base = len(sub.arrived)
+    base = (len(sub.arrived), len(sub.xml_arrived))
     before = await messages_so_far(gw)
 
     async def lane_loop() -> None:
@@ -243,19 +268,24 @@ async def throughput(gw: Gateway, sub: Subscriber, stays: int, lanes: int, peopl
     t0 = time.perf_counter()
     await asyncio.gather(*(lane_loop() for _ in range(lanes)))
     t_intake = time.perf_counter() - t0
-    produced = await messages_so_far(gw) - before
-    await wait_for(sub, base + produced, 120)
+    after = await messages_so_far(gw)
+    produced = (after[0] - before[0], after[1] - before[1])
+    await wait_for(sub, (base[0] + produced[0], base[1] + produced[1]), 120)
     t_all = time.perf_counter() - t0
+    delivered = sum(produced)
     cpu, own = gateway_cpu(gw) - cpu0, time.process_time() - own0
     events = stays * EVENTS_PER_STAY
-    print(f"throughput: {stays} stays = {events} events over {lanes} lanes; {produced} messages delivered")
+    print(
+        f"throughput: {stays} stays = {events} events over {lanes} lanes; {produced[0]} messages made and "
+        f"delivered as FHIR JSON, {produced[1]} of them also as KITH XML"
+    )
     print(
         f"  intake stage:  {events / t_intake:,.0f} events/s accepted (durable, answered), "
         f"answer latency {q(intake)}"
     )
     print(
-        f"  end to end:    {events / t_all:,.0f} events/s and {produced / t_all:,.0f} messages/s with every "
-        f"message delivered"
+        f"  end to end:    {events / t_all:,.0f} events/s and {delivered / t_all:,.0f} deliveries/s "
+        "with every message delivered"
     )
     print(
         f"  CPU:           gateway {cpu / events * 1000:.2f} s per 1,000 events (main process and "
@@ -282,7 +312,7 @@ async def at_rate(
         await lane.open()
     locks = [asyncio.Lock() for _ in lanes]
     start = time.perf_counter()
-    base = len(sub.arrived)
+    base, base_xml = len(sub.arrived), len(sub.xml_arrived)
     before = await messages_so_far(gw)
     samples: list[tuple[float, float]] = []
     tasks = []
@@ -302,8 +332,8 @@ async def at_rate(
             samples.append((time.perf_counter() - start, rss_mb(gw.pid)[0]))
             next_rss += rss_every
     await asyncio.gather(*tasks)
-    produced = await messages_so_far(gw) - before
-    await wait_for(sub, base + produced, 60)
+    after = await messages_so_far(gw)
+    await wait_for(sub, (base + after[0] - before[0], base_xml + after[1] - before[1]), 60)
     for lane in lanes:
         lane.close()
     latencies = []
