@@ -84,38 +84,14 @@ def _xhtml(parent: Element, tag: str, text: str) -> None:
 
 
 def _diagnoses(event: Element, view: OutboundView) -> None:
-    for condition in view.conditions():
-        coding = next(
-            (
-                c
-                for c in (condition.get("code") or {}).get("coding") or ()
-                if c.get("system") in (codes.ICD10, codes.ICPC2)
-            ),
-            None,
-        )
-        if coding is None:
-            continue
+    for diagnosis in view.diagnoses():
         item = el(event, e("InfItem"))
         concept = el(el(item, e("Observation")), e("CodedDescr"))
-        el(
-            concept,
-            e("Concept"),
-            V=str(coding.get("code")),
-            DN=coding.get("display") or (condition.get("code") or {}).get("text") or "",
-            S=coding["system"].removeprefix(codes.OID),
-        )
-        rank = next(
-            (
-                x.get("valueCode")
-                for x in condition.get("extension") or ()
-                if x.get("url") == codes.EXT_DIAGNOSIS_RANK
-            ),
-            None,
-        )
+        el(concept, e("Concept"), V=diagnosis.code, DN=diagnosis.display, S=diagnosis.system_oid)
         el(
             item,
             e("Type"),
-            **({"V": "H", "DN": "Hoveddiagnose"} if rank == "main" else {"V": "B", "DN": "Bidiagnose"}),
+            **({"V": "H", "DN": "Hoveddiagnose"} if diagnosis.main else {"V": "B", "DN": "Bidiagnose"}),
         )
 
 

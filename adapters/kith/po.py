@@ -122,40 +122,14 @@ def stay_events(parent: Element, view: OutboundView) -> None:
 
 
 def diagnoses(parent: Element, view: OutboundView) -> None:
-    conditions = view.conditions()
-    if not conditions:
+    found = view.diagnoses()
+    if not found:
         return
     info = el(parent, po("InfoMedisinskDiagnose"))
-    for condition in conditions:
-        coding = next(
-            (
-                c
-                for c in (condition.get("code") or {}).get("coding") or ()
-                if c.get("system") in (codes.ICD10, codes.ICPC2)
-            ),
-            None,
-        )
-        if coding is None:
-            continue
+    for diagnosis in found:
         node = el(info, po("MedisinskDiagnose"))
-        rank = next(
-            (
-                e.get("valueCode")
-                for e in condition.get("extension") or ()
-                if e.get("url") == codes.EXT_DIAGNOSIS_RANK
-            ),
-            None,
-        )
-        el(node, po("Hoveddiagnose"), "true" if rank == "main" else "false")
-        el(
-            node,
-            po("Diagnosekode"),
-            V=str(coding.get("code")),
-            DN=coding.get("display") or (condition.get("code") or {}).get("text") or "",
-            S=coding["system"].removeprefix(codes.OID),
-        )
-    if not len(info):
-        parent.remove(info)
+        el(node, po("Hoveddiagnose"), "true" if diagnosis.main else "false")
+        el(node, po("Diagnosekode"), V=diagnosis.code, DN=diagnosis.display, S=diagnosis.system_oid)
 
 
 def journal_notes(parent: Element, view: OutboundView, n0: int = 0) -> None:

@@ -7,6 +7,7 @@ the Bundle (extension URLs, references, identifier systems) sits in one place.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -17,6 +18,16 @@ from adapters.fhir import codes
 Resource = dict[str, Any]
 OSLO = ZoneInfo("Europe/Oslo")
 _TAGS = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A coded diagnosis (ICD-10 7110 or ICPC-2 7170) as every KITH payload writes it."""
+
+    code: str
+    display: str
+    system_oid: str  # the code list's OID, without urn:oid:
+    main: bool  # H (hoveddiagnose) rather than B (bidiagnose)
 
 
 class BundleShapeError(ValueError):
@@ -232,6 +243,26 @@ class OutboundView:
 
     def conditions(self) -> list[Resource]:
         return self.all("Condition")
+
+    def diagnoses(self) -> list[Diagnosis]:
+        """The Conditions coded in ICD-10 or ICPC-2; others have no place in a KITH payload."""
+        out = []
+        for condition in self.conditions():
+            concept = condition.get("code") or {}
+            coding = next(
+                (c for c in concept.get("coding") or () if c.get("system") in (codes.ICD10, codes.ICPC2)),
+                None,
+            )
+            if coding is not None:
+                out.append(
+                    Diagnosis(
+                        str(coding.get("code")),
+                        coding.get("display") or concept.get("text") or "",
+                        coding["system"].removeprefix(codes.OID),
+                        ext_value(condition, codes.EXT_DIAGNOSIS_RANK) == "main",
+                    )
+                )
+        return out
 
     def medications(self) -> list[Resource]:
         return self.all("MedicationStatement")
