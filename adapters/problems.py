@@ -19,6 +19,7 @@ Kind = Literal[
     "too-large",
     "business-rule",
     "transient",
+    "forbidden",
 ]
 
 

@@ -11,11 +11,16 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from gateway.auth.middleware import RATE_LIMITER, VERIFIER, authenticate
+from gateway.auth.ratelimit import RateLimiter
+from gateway.auth.setup import add_dev_routes, build_verifier
 from gateway.clock import Clock, SystemClock
-from gateway.config import Settings
+from gateway.config import Settings, check_security
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
+from gateway.http.audit import AUDITOR, Auditor
+from gateway.http.audit import add_routes as add_audit_routes
 from gateway.http.correlation import correlation
 from gateway.http.receipts import METRICS, RECEIPT_DEADLINE
 from gateway.http.receipts import add_routes as add_receipt_routes
@@ -91,12 +96,16 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation])
+    check_security(settings)  # refuse to build a gateway with authentication half-configured
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation, authenticate])
     app[MAX_BODY] = settings.max_body_bytes
+    app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     async def parts_ctx(app: web.Application) -> AsyncIterator[None]:
         parts = await build_parts(settings, clock)
         app[STORE], app[INTAKE] = parts.store, parts.intake
+        app[VERIFIER] = build_verifier(settings, parts.directory)
+        app[AUDITOR] = Auditor(parts.store, parts.clock)
         # Everything built so far lives as long as the process; keeping it out of the cyclic
         # collector's scans is worth ~5 % of intake CPU (docs/PERFORMANCE.md).
         gc.collect()
@@ -139,5 +148,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     add_subscription_routes(app)
     add_receipt_routes(app)
     add_stay_routes(app)
+    add_audit_routes(app)
+    add_dev_routes(app, settings)
     app[RECEIPT_DEADLINE] = float(settings.receipt_deadline_hours)
     return app

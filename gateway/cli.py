@@ -9,7 +9,8 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway import logs
-from gateway.config import ConfigError, load_settings
+from gateway.auth import token_cli
+from gateway.config import ConfigError, check_security, load_settings
 from gateway.protection import verify_cli
 from gateway.replay import runner as replay_runner
 
@@ -25,8 +26,10 @@ def _serve(args: argparse.Namespace) -> int:
                 "data_dir": args.data_dir,
                 "directory": args.directory,
                 "log_level": args.log_level,
+                "auth_mode": args.auth_mode,
             },
         )
+        check_security(settings)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
@@ -55,9 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--data-dir", type=Path, help="where the SQLite file and keys live (default ./data)")
     serve.add_argument("--directory", type=Path, help="directory YAML (default: the bundled demo directory)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--auth-mode",
+        choices=["jwt", "development"],
+        help="jwt (default: needs auth_issuer, auth_audience, auth_jwks_url) or development (own issuer)",
+    )
     serve.set_defaults(func=_serve)
     verify_cli.add_parser(sub)
     replay_runner.add_parser(sub)
+    token_cli.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

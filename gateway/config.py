@@ -31,6 +31,19 @@ class Settings:
     signing_certificate: Path | None = None  # PEM; unset = a development pair made in data_dir
     signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
+    # Authentication (docs/SECURITY.md). "jwt" needs the issuer, audience and JWKS URL below;
+    # "development" runs the gateway's own issuer (key in data_dir; `gateway token` mints).
+    auth_mode: str = "jwt"
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    auth_jwks_url: str = ""
+    auth_client_id_claim: str = "client_id"
+    auth_her_id_claim: str = "her_id"  # HER-id(s) of the caller's organisation
+    auth_org_number_claim: str = "org_no"  # organisation number(s), e.g. HelseID's orgnr_parent claim
+    auth_scope_claim: str = "scope"
+    rate_limit_per_second: int = 100  # per client id; 0 = no limit
+    rate_limit_burst: int = 500
+    mllp_client_senders: Path | None = None  # YAML: client certificate CN -> the institution's HER-id
 
     @property
     def database(self) -> Path:
@@ -39,6 +52,23 @@ class Settings:
 
 class ConfigError(Exception):
     pass
+
+
+def check_security(settings: Settings) -> None:
+    """Refuse to start with authentication half-configured: nothing insecure by default."""
+    if settings.auth_mode == "development":
+        return
+    if settings.auth_mode != "jwt":
+        raise ConfigError(f"setting 'auth_mode': must be 'jwt' or 'development', not {settings.auth_mode!r}")
+    missing = [n for n in ("auth_issuer", "auth_audience", "auth_jwks_url") if not getattr(settings, n)]
+    if missing:
+        raise ConfigError(
+            f"auth_mode 'jwt' needs {', '.join(missing)} (or run with auth_mode = 'development' locally)"
+        )
+    if not settings.auth_jwks_url.startswith("https://") and not settings.auth_jwks_url.startswith(
+        ("http://127.0.0.1", "http://localhost")
+    ):
+        raise ConfigError("setting 'auth_jwks_url': must be https:// (or loopback http for tests)")
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -29,6 +29,7 @@ ANSWERS: dict[str, Answer] = {
     "too-large": Answer(413, "too-long", "207", "AR", "X99"),
     "business-rule": Answer(422, "business-rule", "207", "AE", "X99"),
     "transient": Answer(503, "transient", "207", "AR", "X99"),
+    "forbidden": Answer(403, "forbidden", "207", "AR", "X99"),  # the caller may not send for this sender
 }
 
 

@@ -87,7 +87,7 @@ async def test_logs_are_json_lines_without_patient_data(tmp_path: Path) -> None:
     from aiohttp.test_utils import TestServer
 
     from gateway.app import build_app
-    from tests.conftest import settings_for
+    from tests.conftest import auth_headers, settings_for
 
     stream = io.StringIO()
     logs.configure("info", stream)
@@ -97,7 +97,7 @@ async def test_logs_are_json_lines_without_patient_data(tmp_path: Path) -> None:
         event = b.message("A01", b.patient(given="Åsmund", family="Særbøe"), b.encounter())
         bad = b.message("A01", b.patient(given="Åsmund", family="Særbøe"), b.encounter())
         bad["entry"][2]["resource"]["identifier"][0]["value"] = "12034512344"
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=auth_headers(settings_for(tmp_path))) as session:
             url = str(server.make_url("/fhir/$process-message"))
             headers = {"X-Correlation-ID": "corr-42"}
             async with session.post(url, data=json.dumps(event), headers=headers) as resp:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -44,8 +45,9 @@ class Verdict:
 class Target:
     """A running gateway reached over HTTP (the in-process one is reached the same way)."""
 
-    def __init__(self, base: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, base: str, session: aiohttp.ClientSession, token: str | None = None) -> None:
         self.base, self.session = base.rstrip("/"), session
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def send(self, path: Path, round_number: int = 0) -> bool:
         route, kind = (
@@ -54,22 +56,24 @@ class Target:
             else ("/fhir/$process-message", "application/fhir+json")
         )
         async with self.session.post(
-            self.base + route, data=fresh(path, round_number), headers={"Content-Type": kind}
+            self.base + route, data=fresh(path, round_number), headers={"Content-Type": kind, **self.auth}
         ) as resp:
             await resp.read()
             return resp.status == 200
 
     async def cursor(self, her: str) -> int:
-        async with self.session.get(f"{self.base}/feed/{her}?after=0&limit=500") as resp:
+        async with self.session.get(f"{self.base}/feed/{her}?after=0&limit=500", headers=self.auth) as resp:
             entries = (await resp.json())["entries"]
         return int(entries[-1]["cursor"]) if entries else 0
 
     async def produced(self, her: str, after: int) -> list[dict[str, Any]]:
-        async with self.session.get(f"{self.base}/feed/{her}?after={after}&limit=500") as resp:
+        async with self.session.get(
+            f"{self.base}/feed/{her}?after={after}&limit=500", headers=self.auth
+        ) as resp:
             entries = (await resp.json())["entries"]
         out = []
         for entry in entries:
-            async with self.session.get(self.base + entry["href"]) as resp:
+            async with self.session.get(self.base + entry["href"], headers=self.auth) as resp:
                 out.append({**entry, "bundle": await resp.json(content_type=None)})
         return out
 
@@ -182,21 +186,31 @@ def scenarios(paths: list[Path]) -> list[Path]:
 
 
 @contextlib.asynccontextmanager
-async def local_gateway(data_dir: Path, directory: Path) -> AsyncIterator[str]:
-    """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean."""
+async def local_gateway(data_dir: Path, directory: Path) -> AsyncIterator[tuple[str, str]]:
+    """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean.
+    It runs the development issuer; the second value is an administrator's token for it."""
     from gateway.app import build_app
+    from gateway.auth.tokens import dev_token
     from gateway.config import load_settings
 
     settings = load_settings(
         env={},
-        overrides={"data_dir": data_dir, "directory": directory, "validation_workers": 0, "mllp_port": 0},
+        overrides={
+            "data_dir": data_dir,
+            "directory": directory,
+            "validation_workers": 0,
+            "mllp_port": 0,
+            "auth_mode": "development",
+            "rate_limit_per_second": 0,
+        },
     )
     runner = web.AppRunner(build_app(settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{port}", dev_token(data_dir, client_id="replay")
     finally:
         await runner.cleanup()
 
@@ -215,11 +229,13 @@ async def replay(args: argparse.Namespace) -> int:
             for n, folder in enumerate(folders, 1):
                 if args.target:
                     verdict = await play(
-                        Target(args.target, session), folder, recipients, args.update_expected
+                        Target(args.target, session, args.token), folder, recipients, args.update_expected
                     )
                 else:
-                    async with local_gateway(Path(tmp) / f"s{n}", args.directory) as base:
-                        verdict = await play(Target(base, session), folder, recipients, args.update_expected)
+                    async with local_gateway(Path(tmp) / f"s{n}", args.directory) as (base, token):
+                        verdict = await play(
+                            Target(base, session, token), folder, recipients, args.update_expected
+                        )
                 verdicts.append(verdict)
                 mark = "updated" if args.update_expected else ("ok" if verdict.passed else "DIFFERS")
                 print(f"[{n}/{len(folders)}] {folder.name}: {mark} ({verdict.seconds * 1000:.0f} ms)")
@@ -243,8 +259,11 @@ async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack:
-            base = args.target or await stack.enter_async_context(local_gateway(Path(tmp), args.directory))
-            target = Target(base, session)
+            if args.target:
+                base, token = args.target, args.token
+            else:
+                base, token = await stack.enter_async_context(local_gateway(Path(tmp), args.directory))
+            target = Target(base, session, token)
             done = accepted = 0
             started = time.perf_counter()
             queue = list(reversed(jobs))
@@ -276,6 +295,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("paths", nargs="+", type=Path, help="scenario folders, or folders of them")
     p.add_argument(
         "--target", help="a running gateway's base URL (default: one in-process on a temporary store)"
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("GATEWAY_TOKEN"),
+        help="bearer token for --target (also GATEWAY_TOKEN; mint one with `gateway token`)",
     )
     p.add_argument("--directory", type=Path, default=DEMO_DIRECTORY, help="the directory the target uses")
     p.add_argument("--update-expected", action="store_true", help="record what is produced as expected")

@@ -107,6 +107,17 @@ class DeliveryRow:
     certificate: str | None = None
 
 
+@dataclass(slots=True)
+class AuditEntry:
+    at: str
+    client_id: str
+    organisation: str
+    action: str
+    subject_kind: str
+    subject: str
+    detail: str | None = None
+
+
 class Tx(Protocol):
     """The operations one unit of work may perform, all inside one transaction."""
 
@@ -176,6 +187,7 @@ class Tx(Protocol):
     def missing_receipts(self, sent_before: str, limit: int) -> list[dict[str, Any]]: ...
     def unknown_receipts(self, limit: int) -> list[dict[str, Any]]: ...
     def operational_counts(self, sent_before: str) -> tuple[dict[str, int], int, int]: ...
+    def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
 
 
 class Reader(Protocol):
@@ -187,6 +199,16 @@ class Reader(Protocol):
     def stays(self, status: str | None, limit: int) -> list[StayRow]: ...
     def inbound_count(self) -> int: ...
     def directory_entries(self) -> list[tuple[str, str, str]]: ...
+    def audit(
+        self,
+        *,
+        client_id: str | None,
+        subject_kind: str | None,
+        subject: str | None,
+        since: str | None,
+        after: int,
+        limit: int,
+    ) -> list[dict[str, Any]]: ...
 
 
 class Store(Protocol):
