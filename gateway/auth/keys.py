@@ -70,22 +70,29 @@ class RemoteKeys:
         self.url, self.ttl, self.min_refetch, self.timeout = url, ttl, min_refetch, timeout
         self._jwks = Jwks({})
         self._fetched_at = float("-inf")
+        self._kid_refetch_at = float("-inf")
         self._lock = asyncio.Lock()
         self.fetches = 0
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         stale = time.monotonic() - self._fetched_at > self.ttl
         if stale or self._jwks.get(kid) is None:
-            await self._refresh(force=stale)
+            await self._refresh(stale)
         if (found := self._jwks.get(kid)) is None:
             raise UnknownKey
         return found
 
-    async def _refresh(self, *, force: bool) -> None:
+    async def _refresh(self, stale: bool) -> None:
         async with self._lock:
-            if not force and time.monotonic() - self._fetched_at < self.min_refetch:
-                return
-            self._fetched_at = time.monotonic()  # a failed fetch also waits out the interval
+            now = time.monotonic()
+            if not stale:
+                # an unknown kid: refetch, but at most once per interval whatever the tokens say
+                if now - self._kid_refetch_at < self.min_refetch:
+                    return
+                self._kid_refetch_at = now
+            elif now - self._fetched_at <= self.ttl:
+                return  # another request refreshed it while this one waited for the lock
+            self._fetched_at = now
             self.fetches += 1
             try:
                 timeout = aiohttp.ClientTimeout(total=self.timeout)
