@@ -137,7 +137,7 @@ async def test_a_hospital_cannot_send_for_another_hospital(world: dict[str, Any]
     assert status == 200
 
 
-async def test_a_department_belongs_to_its_hospital_and_a_service_to_its_municipality(
+async def test_organisation_numbers_resolve_and_a_service_owns_only_itself(
     gateway: Client,
 ) -> None:
     """A token for the municipality reads its nursing service's feed; one for the service alone
