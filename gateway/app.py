@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import structlog
+import yaml
 from aiohttp import web
 
 from gateway.auth.middleware import RATE_LIMITER, VERIFIER, authenticate
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.setup import add_dev_routes, build_verifier
 from gateway.clock import Clock, SystemClock
-from gateway.config import Settings, check_security
+from gateway.config import ConfigError, Settings, check_security
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
@@ -28,7 +29,7 @@ from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
 from gateway.http.stays import add_routes as add_stay_routes
 from gateway.http.subscriptions import CLOCK, DELIVERER, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
-from gateway.intake.mllp import start_mllp_server
+from gateway.intake.mllp import Peer, start_mllp_server
 from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
@@ -72,8 +73,27 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     )
 
 
-async def _hl7(intake: Intake, raw: bytes) -> bytes | None:
-    reply, _ = await intake.hl7v2_message(raw, "hl7v2-mllp")
+def mllp_senders(settings: Settings) -> dict[str, str] | None:
+    """Client certificate CN -> the sending institution's HER-id, when configured (needs mutual TLS)."""
+    if settings.mllp_client_senders is None:
+        return None
+    try:
+        data = yaml.safe_load(settings.mllp_client_senders.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"mllp_client_senders: cannot read ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or not all(str(v).isdigit() for v in data.values()):
+        raise ConfigError("mllp_client_senders: expected a mapping of certificate CN to HER-id")
+    if not settings.mllp_tls_client_ca:
+        raise ConfigError("mllp_client_senders needs mutual TLS (mllp_tls_client_ca)")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+async def _hl7(parts: Parts, senders: dict[str, str] | None, raw: bytes, peer: Peer) -> bytes | None:
+    may_send = None
+    if senders is not None:  # the connection was admitted, so the CN is mapped
+        owned = parts.directory.owned_her_ids([senders[peer.common_name or ""]], [])
+        may_send = owned.__contains__
+    reply, _ = await parts.intake.hl7v2_message(raw, "hl7v2-mllp", may_send)
     return reply.body or None
 
 
@@ -97,6 +117,7 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     check_security(settings)  # refuse to build a gateway with authentication half-configured
+    senders = mllp_senders(settings)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation, authenticate])
     app[MAX_BODY] = settings.max_body_bytes
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -112,10 +133,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         gc.freeze()
         log.info("gateway_started", database=str(settings.database.name), directory=settings.directory.name)
         mllp = await start_mllp_server(
-            lambda raw, peer: _hl7(parts.intake, raw),
+            lambda raw, peer: _hl7(parts, senders, raw, peer),
             settings.host,
             settings.mllp_port,
             ssl_context=mllp_tls(settings),
+            admit=None if senders is None else (lambda peer: peer.common_name in senders),
         )
         identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
         deliverer = Deliverer(
