@@ -23,6 +23,7 @@ from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.audit import AUDITOR, Auditor
 from gateway.http.audit import add_routes as add_audit_routes
 from gateway.http.correlation import correlation
+from gateway.http.limits import BODY_TIMEOUT, body_deadline
 from gateway.http.receipts import METRICS, RECEIPT_DEADLINE
 from gateway.http.receipts import add_routes as add_receipt_routes
 from gateway.http.routes import INTAKE, MAX_BODY, STORE, add_routes
@@ -110,6 +111,11 @@ def mllp_tls(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def server_options(settings: Settings) -> dict[str, float]:
+    """Options for aiohttp's server: how long a connection may sit before completing a request."""
+    return {"keepalive_timeout": float(settings.http_idle_timeout)}
+
+
 def delivery_settings(settings: Settings) -> DeliverySettings:
     schedule = [float(x) for x in settings.retry_schedule.split(",") if x.strip()] or list(DEFAULT_SCHEDULE)
     return DeliverySettings(schedule=schedule, timeout=float(settings.delivery_timeout))
@@ -118,8 +124,11 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     check_security(settings)  # refuse to build a gateway with authentication half-configured
     senders = mllp_senders(settings)
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation, authenticate])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[correlation, authenticate, body_deadline]
+    )
     app[MAX_BODY] = settings.max_body_bytes
+    app[BODY_TIMEOUT] = float(settings.request_body_timeout)
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     async def parts_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -34,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
-    from gateway.app import build_app  # after logging is configured
+    from gateway.app import build_app, server_options  # after logging is configured
 
     web.run_app(
         build_app(settings),
@@ -43,6 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
         print=None,
         access_log=None,
         handle_signals=True,
+        **server_options(settings),
     )
     return 0
 

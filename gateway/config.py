@@ -19,6 +19,8 @@ class Settings:
     data_dir: Path = Path("data")
     directory: Path = DEMO_DIRECTORY
     max_body_bytes: int = 5 * 1024 * 1024
+    http_idle_timeout: int = 15  # seconds an HTTP connection may sit without completing a request
+    request_body_timeout: int = 30  # seconds for a request body to arrive in full
     log_level: str = "info"
     retry_schedule: str = ""  # webhook retry delays in seconds, comma-separated; "" = the default ≈ 3 days
     delivery_timeout: int = 10
