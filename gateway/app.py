@@ -36,6 +36,7 @@ from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
+from gateway.store.cipher import Cipher, NoCipher, dev_key_file, load_keys
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("app")
@@ -57,9 +58,23 @@ class Parts:
             await self.validator.close()
 
 
+def payload_cipher(settings: Settings) -> Cipher:
+    """Encryption at rest: the configured key file; a made one in development mode; else off."""
+    path = settings.payload_keys
+    if path is None and settings.auth_mode == "development":
+        path = dev_key_file(settings.data_dir)
+    if path is None:
+        log.warning("payload_encryption_off", note="set payload_keys to encrypt stored patient data")
+        return NoCipher()
+    try:
+        return load_keys(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"payload_keys: {exc}") from None
+
+
 async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     clock = clock or SystemClock()
-    store = SqliteStore(settings.database)
+    store = SqliteStore(settings.database, payload_cipher(settings))
     await store.start()
     # The directory file is loaded into the store, then served from the stored copy, so what
     # routing used is in the database beside the messages it produced.

@@ -45,6 +45,9 @@ class Settings:
     auth_scope_claim: str = "scope"
     rate_limit_per_second: int = 100  # per client id; 0 = no limit
     rate_limit_burst: int = 500
+    # encryption at rest: a key file ("key-id base64-key" lines, the first encrypts); unset = off,
+    # except in development mode, where data_dir/payload.keys is made on first start
+    payload_keys: Path | None = None
     mllp_client_senders: Path | None = None  # YAML: client certificate CN -> the institution's HER-id
 
     @property

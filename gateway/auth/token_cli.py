@@ -49,7 +49,18 @@ def _mint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _payload_key(args: argparse.Namespace) -> int:
+    from gateway.store.cipher import new_key_line
+
+    print(new_key_line(args.id))
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    k = sub.add_parser("payload-key", help="print a new line for the payload key file (encryption at rest)")
+    k.add_argument("--id", required=True, help="the new key's id (e.g. 2026-11)")
+    k.set_defaults(func=_payload_key)
+
     p = sub.add_parser("token", help="mint a development access token (auth_mode = development)")
     p.add_argument("--org", action="append", help="HER-id of the caller's organisation (repeatable)")
     p.add_argument("--org-number", action="append", help="organisation number (repeatable)")
