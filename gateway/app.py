@@ -60,8 +60,10 @@ class Parts:
 
 def payload_cipher(settings: Settings) -> Cipher:
     """Encryption at rest: the configured key file; a made one in development mode; else off."""
-    path = settings.payload_keys
-    if path is None and settings.auth_mode == "development":
+    if settings.payload_encryption not in ("auto", "off"):
+        raise ConfigError("setting 'payload_encryption': must be 'auto' or 'off'")
+    path = settings.payload_keys if settings.payload_encryption != "off" else None
+    if path is None and settings.auth_mode == "development" and settings.payload_encryption != "off":
         path = dev_key_file(settings.data_dir)
     if path is None:
         log.warning("payload_encryption_off", note="set payload_keys to encrypt stored patient data")

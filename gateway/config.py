@@ -48,6 +48,7 @@ class Settings:
     # encryption at rest: a key file ("key-id base64-key" lines, the first encrypts); unset = off,
     # except in development mode, where data_dir/payload.keys is made on first start
     payload_keys: Path | None = None
+    payload_encryption: str = "auto"  # auto = as above; off = never (e.g. to measure its cost)
     mllp_client_senders: Path | None = None  # YAML: client certificate CN -> the institution's HER-id
 
     @property

@@ -19,6 +19,7 @@ from gateway.auth.scopes import ADMIN
 
 ALGORITHMS = ["RS256", "ES256"]
 LEEWAY = 30  # seconds of clock skew tolerated on exp/nbf/iat
+VERIFIED_CACHE = 1024  # tokens remembered as verified
 
 
 class InvalidToken(Exception):
@@ -58,8 +59,20 @@ class Verifier:
         owned: Callable[[Iterable[str], Iterable[str]], frozenset[str]],
     ) -> None:
         self.keys, self.issuer, self.audience, self.claims, self.owned = keys, issuer, audience, claims, owned
+        # A client sends the same token for many requests: a verified token is remembered until
+        # it expires, which saves the signature check (~0.1 ms of CPU) on each of its requests.
+        self._verified: dict[str, tuple[Caller, float]] = {}
 
     async def verify(self, token: str) -> Caller:
+        if (hit := self._verified.get(token)) is not None and hit[1] > time.time():
+            return hit[0]
+        caller, expires = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.pop(next(iter(self._verified)))  # the oldest
+        self._verified[token] = (caller, expires)
+        return caller
+
+    async def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -86,12 +99,13 @@ class Verifier:
         her_ids = _strings(claims.get(names.her_id))
         org_numbers = _strings(claims.get(names.org_number))
         client_id = str(claims.get(names.client_id) or claims.get("sub") or "unknown")
-        return Caller(
+        caller = Caller(
             client_id=client_id,
             scopes=frozenset(_strings(claims.get(names.scope))),
             organisation=" ".join(her_ids + org_numbers),
             her_ids=self.owned(her_ids, org_numbers),
         )
+        return caller, float(claims["exp"])
 
 
 def mint_dev_token(
