@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from gateway.keyfiles import create_once
+
 log = structlog.get_logger("auth")
 
 DEV_ISSUER = "urn:gateway:development"
@@ -112,13 +114,10 @@ def dev_private_key(data_dir: Path) -> ec.EllipticCurvePrivateKey:
     """The development issuer's P-256 key, made on first start beside the database (mode 0600)."""
     path = data_dir / DEV_KEY_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        path.touch(mode=0o600)
-        path.write_bytes(pem)
+        create_once(path, pem)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path}: expected an EC private key")

@@ -17,6 +17,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gateway.keyfiles import create_once
+
 MAGIC = b"\x00GWE1"  # no plaintext we store (JSON, HL7, XML) starts with a NUL byte
 NONCE = 12
 
@@ -104,7 +106,5 @@ def dev_key_file(data_dir: Path) -> Path:
     """The development payload key, made on first start beside the database (mode 0600)."""
     path = data_dir / "payload.keys"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(new_key_line("dev-1") + "\n", encoding="utf-8")
+        create_once(path, (new_key_line("dev-1") + "\n").encode())
     return path
