@@ -33,7 +33,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level)
+    from gateway.privacy import Pseudonymizer
+
+    # a person number that slips into a log line becomes the same pseudonym the tables use
+    logs.configure(settings.log_level, pseudonymize=Pseudonymizer.from_data_dir(settings.data_dir))
     from gateway.app import build_app, server_options  # after logging is configured
 
     web.run_app(

@@ -10,6 +10,7 @@ import yaml
 
 from gateway import logs
 from gateway.config import ConfigError, load_settings
+from gateway.privacy import Pseudonymizer
 from tests import builders as b
 from tests.conftest import Client
 
@@ -119,8 +120,13 @@ async def test_logs_are_json_lines_without_patient_data(tmp_path: Path) -> None:
 
 
 def test_the_person_number_guard_redacts_what_a_careless_log_call_passes() -> None:
+    """A person number in a log value becomes '[redacted]', or its keyed pseudonym when a key is given."""
     event = logs.redact_person_numbers(None, "info", {"event": "x", "detail": "fnr 12034512343 here"})
     assert event["detail"] == "fnr [redacted] here"
+    keyed = Pseudonymizer(b"k" * 32)
+    guard = logs.person_number_guard(keyed)
+    event = guard(None, "info", {"event": "x", "detail": "fnr 120345 12343 here"})
+    assert event["detail"] == f"fnr {keyed('12034512343')} here"  # the pseudonym the stays table uses
 
 
 async def test_metrics_count_events_messages_and_deliveries(gateway: Client) -> None:

@@ -152,3 +152,16 @@ async def test_organisation_numbers_resolve_and_a_service_owns_only_itself(
         assert resp.status == 200
     async with gateway.session.get(gateway.base + "/feed/8100012", headers=service_only) as resp:
         assert resp.status == 403
+
+
+async def test_hl7_over_http_checks_the_sending_facility(world: dict[str, Any]) -> None:
+    """MSH-4 must belong to the caller: OUS posting SI's ADT gets AR with an ERR segment, SI gets AA."""
+    from tests.hl7_builders import adt
+
+    message = adt("A01", "ORG1").encode()
+    for party, expected in ((OUS, b"MSA|AR|ORG1"), (SI, b"MSA|AA|ORG1")):
+        headers = {**world["parties"][party].headers, "Content-Type": "x-application/hl7-v2+er7"}
+        gw = world["parties"][party].gw
+        async with gw.session.post(gw.base + "/hl7v2", data=message, headers=headers) as resp:
+            ack = await resp.read()
+        assert expected in ack, party
