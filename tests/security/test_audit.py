@@ -76,3 +76,45 @@ async def test_the_database_refuses_updates_and_deletes_of_audit_entries(gateway
             conn.execute("DELETE FROM audit")
     finally:
         conn.close()
+
+
+async def test_a_webhook_delivery_is_audited_as_an_export(fast_retry_gateway: Client) -> None:
+    """A message pushed to a subscriber is audited: action 'webhook', the subscription, the message."""
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    arrived = asyncio.Event()
+
+    async def hook(_: web.Request) -> web.Response:
+        arrived.set()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    receiver = TestServer(app, host="127.0.0.1")
+    await receiver.start_server()
+    gw = fast_retry_gateway
+    try:
+        body = {"herIds": [NURSING], "mode": "push", "endpoint": str(receiver.make_url("/hook"))}
+        async with gw.session.post(gw.base + "/subscriptions", data=orjson.dumps(body)) as resp:
+            sub = await resp.json()
+        await gw.post_event(b.message("A01", b.patient(), b.encounter("W1")))
+        async with asyncio.timeout(10):
+            await arrived.wait()
+        for _ in range(100):
+            _, log = await gw.get_json(f"/audit?clientId=subscription:{sub['id']}")
+            if log["entries"]:
+                break
+            await asyncio.sleep(0.05)
+        (entry,) = log["entries"]
+        message_id = (await gw.feed(NURSING))[0]["messageId"]
+        assert (entry["action"], entry["subject_kind"], entry["subject"]) == (
+            "webhook",
+            "message",
+            message_id,
+        )
+        assert entry["detail"] == f"127.0.0.1:{receiver.port}"
+    finally:
+        await receiver.close()
