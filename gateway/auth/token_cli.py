@@ -31,9 +31,10 @@ def _mint(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if settings.auth_mode != "development":
+    if settings.auth_mode != "development" and settings.auth_issuer:
         print(
-            "gateway: note: only a gateway with auth_mode = 'development' accepts this token", file=sys.stderr
+            f"gateway: note: this gateway trusts {settings.auth_issuer}, not development tokens",
+            file=sys.stderr,
         )
     print(
         mint_dev_token(
