@@ -12,9 +12,9 @@ import structlog
 import yaml
 from aiohttp import web
 
+from gateway.auth.from_settings import add_dev_routes, build_verifier
 from gateway.auth.middleware import RATE_LIMITER, VERIFIER, authenticate
 from gateway.auth.ratelimit import RateLimiter
-from gateway.auth.setup import add_dev_routes, build_verifier
 from gateway.clock import Clock, SystemClock
 from gateway.config import ConfigError, Settings, check_security
 from gateway.delivery.pull import NewMessages

@@ -12,8 +12,8 @@ from gateway.config import ConfigError, load_settings
 
 
 def _mint(args: argparse.Namespace) -> int:
+    from gateway.auth.from_settings import claim_names
     from gateway.auth.keys import dev_private_key
-    from gateway.auth.setup import claim_names
 
     try:
         settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
