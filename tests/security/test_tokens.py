@@ -187,3 +187,28 @@ def test_jwt_mode_without_issuer_audience_and_jwks_refuses_to_start(tmp_path: Pa
                 auth_jwks_url="http://issuer.example/jwks",
             )
         )
+
+
+async def test_claim_names_are_configurable_helseid_style(tmp_path: Path, issuer: tuple[Issuer, str]) -> None:
+    """With HelseID's claim names configured, the organisation number in orgnr_parent decides the sender."""
+    iss, url = issuer
+    orgnr = "helseid://claims/client/claims/orgnr_parent"
+    settings = settings_for(
+        tmp_path,
+        auth_mode="jwt",
+        auth_issuer=ISSUER,
+        auth_audience=AUDIENCE,
+        auth_jwks_url=url,
+        auth_org_number_claim=orgnr,
+        auth_client_id_claim="client_id",
+    )
+    server = TestServer(build_app(settings), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    try:
+        si = iss.token("ec-1", her_id=None, **{orgnr: "983971768"})  # Sykehuset Innlandet HF
+        ous = iss.token("ec-1", her_id=None, **{orgnr: "993467049"})  # Oslo universitetssykehus HF
+        assert (await _post(base, si))[0] == 200
+        assert (await _post(base, ous))[0] == 403  # the event's sender is Sykehuset Innlandet
+    finally:
+        await server.close()
