@@ -21,6 +21,7 @@ Kind = Literal[
     "transient",
     "unsafe",
     "bad-id",
+    "forbidden",
 ]
 
 

@@ -10,9 +10,16 @@ import asyncio
 import time
 
 
-def post_request(host: str, path: str, body: bytes, content_type: str = "application/fhir+json") -> bytes:
+def post_request(
+    host: str,
+    path: str,
+    body: bytes,
+    content_type: str = "application/fhir+json",
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{extra}"
         f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
     )
     return head.encode() + body

@@ -33,6 +33,12 @@ class Gateway:
     base: str
     pid: int
     mllp_port: int
+    data_dir: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """Headers with a development administrator's token for this gateway."""
+        return dev_auth(self.data_dir)
 
     @property
     def host(self) -> str:
@@ -44,6 +50,17 @@ class Gateway:
 
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
+
+
+def dev_auth(data_dir: Path) -> dict[str, str]:
+    from gateway.auth.tokens import dev_token
+
+    return {"Authorization": f"Bearer {dev_token(data_dir)}"}
+
+
+# development authentication (its own issuer, key in the data dir) and no rate limit: the
+# harness measures the gateway, not a limit meant for misbehaving clients
+DEV_ENV = {"GATEWAY_AUTH_MODE": "development", "GATEWAY_RATE_LIMIT_PER_SECOND": "0"}
 
 
 def start_gateway(
@@ -65,7 +82,7 @@ def start_gateway(
         "warning",
         *extra,
     ]
-    return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, env={**os.environ, **DEV_ENV, **(env or {})}, stdout=subprocess.DEVNULL)
 
 
 def wait_until_up(base: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -88,7 +105,7 @@ def running_gateway(*extra: str, env: dict[str, str] | None = None) -> Iterator[
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(base, proc)
-            yield Gateway(base, proc.pid, mllp)
+            yield Gateway(base, proc.pid, mllp, Path(tmp) / "data")
         finally:
             proc.terminate()
             try:

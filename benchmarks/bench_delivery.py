@@ -80,12 +80,12 @@ async def post(session: aiohttp.ClientSession, base: str, body: bytes) -> list[s
     return [i["diagnostics"].rsplit(" ", 1)[1] for i in issues if " as message " in i["diagnostics"]]
 
 
-async def drain(base: str, messages: int) -> None:
+async def drain(base: str, messages: int, auth: dict[str, str]) -> None:
     """All messages become due at once (redelivery of dead letters), so the figure is the
     deliverer's own rate, not the retry schedule's."""
     port = free_port()
     people = person_numbers(messages // 2 + 1)
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=auth) as session:
         body = {"herIds": HERS, "mode": "push", "endpoint": f"http://127.0.0.1:{port}/hook"}
         async with session.post(base + "/subscriptions", data=orjson.dumps(body)) as resp:
             created = await resp.json()
@@ -120,11 +120,11 @@ async def drain(base: str, messages: int) -> None:
     )
 
 
-async def latency(base: str, rate: float, seconds: float) -> None:
+async def latency(base: str, rate: float, seconds: float, auth: dict[str, str]) -> None:
     port = free_port()
     events = int(rate / 3 * seconds)
     people = person_numbers(events + 1)
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=auth) as session:
         sub = Subscriber(await subscribe(session, base, port))
         runner = await start(sub, port)
         ready: dict[str, float] = {}
@@ -162,9 +162,9 @@ def main() -> None:
     args = parser.parse_args()
     print("Webhook delivery (Standard Webhooks signatures, verified by the subscriber)")
     with running_gateway(env={"GATEWAY_RETRY_SCHEDULE": "0.01"}) as gw:
-        asyncio.run(drain(gw.base, args.messages))
+        asyncio.run(drain(gw.base, args.messages, gw.auth))
     with running_gateway() as gw:
-        asyncio.run(latency(gw.base, args.rate, args.seconds))
+        asyncio.run(latency(gw.base, args.rate, args.seconds, gw.auth))
 
 
 if __name__ == "__main__":

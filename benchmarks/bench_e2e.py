@@ -63,7 +63,7 @@ class Event:
     payload: bytes  # an MLLP frame, or a whole HTTP request
 
 
-def stay_events(n: int, person: str, tag: str) -> list[Event]:
+def stay_events(n: int, person: str, tag: str, auth: dict[str, str]) -> list[Event]:
     visit = f"{tag}{n}"
 
     def fhir(bundle: dict[str, object]) -> Event:
@@ -72,7 +72,7 @@ def stay_events(n: int, person: str, tag: str) -> list[Event]:
             if res["resourceType"] == "Encounter":
                 res["identifier"][0]["system"] = VISIT_SYSTEM
         body = orjson.dumps(bundle)
-        return Event(visit, "http", post_request("127.0.0.1", "/fhir/$process-message", body))
+        return Event(visit, "http", post_request("127.0.0.1", "/fhir/$process-message", body, headers=auth))
 
     def mllp(trigger: str, **kw: str) -> Event:
         return Event(
@@ -151,7 +151,7 @@ async def subscribe(gw: Gateway, sub: Subscriber, port: int) -> web.AppRunner:
         *("8100011", "8100012", "8100021", "8100022", "8100031", "8100032", "8100041", "8100042"),
         *("8200011", "8200021", "8200031"),
     ]
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=gw.auth) as session:
         for fmt, path in (("fhir-json", "/hook"), ("kith-xml", "/hook-xml")):
             url = f"http://127.0.0.1:{port}{path}"
             body = {"herIds": hers, "mode": "push", "format": fmt, "endpoint": url}
@@ -236,7 +236,7 @@ async def wait_for(sub: Subscriber, count: tuple[int, int], timeout: float) -> N
 
 async def messages_so_far(gw: Gateway) -> tuple[int, int]:
     """Messages the gateway made: (all of them, those with a KITH XML form)."""
-    async with aiohttp.ClientSession() as session, session.get(gw.base + "/metrics") as resp:
+    async with aiohttp.ClientSession(headers=gw.auth) as session, session.get(gw.base + "/metrics") as resp:
         text = await resp.text()
     total = fhir_only = 0.0
     for line in text.splitlines():
@@ -248,7 +248,7 @@ async def messages_so_far(gw: Gateway) -> tuple[int, int]:
 
 
 async def throughput(gw: Gateway, sub: Subscriber, stays: int, lanes: int, people: list[str]) -> None:
-    work = [stay_events(n, people[n], "T") for n in range(stays)]
+    work = [stay_events(n, people[n], "T", gw.auth) for n in range(stays)]
     queue = list(reversed(work))
     intake: list[float] = []
     base = (len(sub.arrived), len(sub.xml_arrived))
@@ -305,7 +305,7 @@ async def at_rate(
     """Events at a fixed rate (stays interleaved); returns each message's latency from its
     event's send to the subscriber's 2xx, and RSS samples."""
     stays = max(1, int(rate * seconds / EVENTS_PER_STAY))
-    work = [stay_events(n, people[n % len(people)], tag) for n in range(stays)]
+    work = [stay_events(n, people[n % len(people)], tag, gw.auth) for n in range(stays)]
     sent: dict[str, list[float]] = {}
     lanes = [Lane(gw) for _ in range(8)]
     for lane in lanes:

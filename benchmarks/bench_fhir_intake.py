@@ -23,11 +23,13 @@ from tests import builders
 
 
 def a01_requests(gw: Gateway, events: int, prefix: str) -> list[bytes]:
+    auth = gw.auth
     return [
         post_request(
             gw.host,
             "/fhir/$process-message",
             orjson.dumps(builders.message("A01", builders.patient(), builders.encounter(f"{prefix}{n}"))),
+            headers=auth,
         )
         for n in range(events)
     ]

@@ -9,17 +9,24 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import structlog
+import yaml
 from aiohttp import web
 
 from adapters.kith.xsd import KithSchemas
+from gateway.auth.from_settings import add_dev_routes, build_verifier
+from gateway.auth.middleware import RATE_LIMITER, VERIFIER, authenticate
+from gateway.auth.ratelimit import RateLimiter
 from gateway.clock import Clock, SystemClock
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings, check_security
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
+from gateway.http.audit import AUDITOR, Auditor
+from gateway.http.audit import add_routes as add_audit_routes
 from gateway.http.correlation import correlation
 from gateway.http.kith import KITH_INTAKE
 from gateway.http.kith import add_routes as add_kith_routes
+from gateway.http.limits import BODY_TIMEOUT, body_deadline
 from gateway.http.receipts import METRICS, RECEIPT_DEADLINE
 from gateway.http.receipts import add_routes as add_receipt_routes
 from gateway.http.routes import INTAKE, KITH, MAX_BODY, STORE, add_routes
@@ -27,13 +34,14 @@ from gateway.http.stays import add_routes as add_stay_routes
 from gateway.http.subscriptions import CLOCK, DELIVERER, DIRECTORY, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
 from gateway.intake.kith import KithIntake
-from gateway.intake.mllp import start_mllp_server
+from gateway.intake.mllp import Peer, start_mllp_server
 from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
 from gateway.render.kith_output import KithOutput
+from gateway.store.cipher import Cipher, NoCipher, dev_key_file, load_keys
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("app")
@@ -57,6 +65,22 @@ class Parts:
             await self.validator.close()
 
 
+def payload_cipher(settings: Settings) -> Cipher:
+    """Encryption at rest: the configured key file; a made one in development mode; else off."""
+    if settings.payload_encryption not in ("auto", "off"):
+        raise ConfigError("setting 'payload_encryption': must be 'auto' or 'off'")
+    path = settings.payload_keys if settings.payload_encryption != "off" else None
+    if path is None and settings.auth_mode == "development" and settings.payload_encryption != "off":
+        path = dev_key_file(settings.data_dir)
+    if path is None:
+        log.warning("payload_encryption_off", note="set payload_keys to encrypt stored patient data")
+        return NoCipher()
+    try:
+        return load_keys(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"payload_keys: {exc}") from None
+
+
 async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     clock = clock or SystemClock()
     # KITH XML in and out is validated against the official schemas, compiled once: a broken folder
@@ -64,7 +88,7 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     schemas = KithSchemas(settings.kith_schema_dir) if settings.kith_schema_dir else None
     if schemas is None:
         log.warning("kith_not_validated", reason="no kith_schema_dir configured")
-    store = SqliteStore(settings.database)
+    store = SqliteStore(settings.database, payload_cipher(settings))
     await store.start()
     # The directory file is loaded into the store, then served from the stored copy, so what
     # routing used is in the database beside the messages it produced.
@@ -88,8 +112,27 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     )
 
 
-async def _hl7(intake: Intake, raw: bytes) -> bytes | None:
-    reply, _ = await intake.hl7v2_message(raw, "hl7v2-mllp")
+def mllp_senders(settings: Settings) -> dict[str, str] | None:
+    """Client certificate CN -> the sending institution's HER-id, when configured (needs mutual TLS)."""
+    if settings.mllp_client_senders is None:
+        return None
+    try:
+        data = yaml.safe_load(settings.mllp_client_senders.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"mllp_client_senders: cannot read ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or not all(str(v).isdigit() for v in data.values()):
+        raise ConfigError("mllp_client_senders: expected a mapping of certificate CN to HER-id")
+    if not settings.mllp_tls_client_ca:
+        raise ConfigError("mllp_client_senders needs mutual TLS (mllp_tls_client_ca)")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+async def _hl7(parts: Parts, senders: dict[str, str] | None, raw: bytes, peer: Peer) -> bytes | None:
+    may_send = None
+    if senders is not None:  # the connection was admitted, so the CN is mapped
+        owned = parts.directory.owned_her_ids([senders[peer.common_name or ""]], [])
+        may_send = owned.__contains__
+    reply, _ = await parts.intake.hl7v2_message(raw, "hl7v2-mllp", may_send)
     return reply.body or None
 
 
@@ -106,28 +149,42 @@ def mllp_tls(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def server_options(settings: Settings) -> dict[str, float]:
+    """Options for aiohttp's server: how long a connection may sit before completing a request."""
+    return {"keepalive_timeout": float(settings.http_idle_timeout)}
+
+
 def delivery_settings(settings: Settings) -> DeliverySettings:
     schedule = [float(x) for x in settings.retry_schedule.split(",") if x.strip()] or list(DEFAULT_SCHEDULE)
     return DeliverySettings(schedule=schedule, timeout=float(settings.delivery_timeout))
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation])
+    check_security(settings)  # refuse to build a gateway with authentication half-configured
+    senders = mllp_senders(settings)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[correlation, authenticate, body_deadline]
+    )
     app[MAX_BODY] = settings.max_body_bytes
+    app[BODY_TIMEOUT] = float(settings.request_body_timeout)
+    app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     async def parts_ctx(app: web.Application) -> AsyncIterator[None]:
         parts = await build_parts(settings, clock)
         app[STORE], app[INTAKE], app[KITH_INTAKE] = parts.store, parts.intake, parts.kith
+        app[VERIFIER] = build_verifier(settings, parts.directory)
+        app[AUDITOR] = Auditor(parts.store, parts.clock)
         # Everything built so far lives as long as the process; keeping it out of the cyclic
         # collector's scans is worth ~5 % of intake CPU (docs/PERFORMANCE.md).
         gc.collect()
         gc.freeze()
         log.info("gateway_started", database=str(settings.database.name), directory=settings.directory.name)
         mllp = await start_mllp_server(
-            lambda raw, peer: _hl7(parts.intake, raw),
+            lambda raw, peer: _hl7(parts, senders, raw, peer),
             settings.host,
             settings.mllp_port,
             ssl_context=mllp_tls(settings),
+            admit=None if senders is None else (lambda peer: peer.common_name in senders),
         )
         identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
         kith = KithOutput(parts.store, parts.clock, parts.schemas, parts.intake.metrics)
@@ -163,5 +220,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     add_receipt_routes(app)
     add_stay_routes(app)
     add_kith_routes(app)
+    add_audit_routes(app)
+    add_dev_routes(app, settings)
     app[RECEIPT_DEADLINE] = float(settings.receipt_deadline_hours)
     return app

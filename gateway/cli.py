@@ -9,7 +9,8 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway import logs
-from gateway.config import ConfigError, load_settings
+from gateway.auth import token_cli
+from gateway.config import ConfigError, check_security, load_settings
 from gateway.intake import kith_files
 from gateway.protection import verify_cli
 from gateway.replay import runner as replay_runner
@@ -26,13 +27,18 @@ def _serve(args: argparse.Namespace) -> int:
                 "data_dir": args.data_dir,
                 "directory": args.directory,
                 "log_level": args.log_level,
+                "auth_mode": args.auth_mode,
             },
         )
+        check_security(settings)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level)
-    from gateway.app import build_app  # after logging is configured
+    from gateway.privacy import Pseudonymizer
+
+    # a person number that slips into a log line becomes the same pseudonym the tables use
+    logs.configure(settings.log_level, pseudonymize=Pseudonymizer.from_data_dir(settings.data_dir))
+    from gateway.app import build_app, server_options  # after logging is configured
 
     web.run_app(
         build_app(settings),
@@ -41,6 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
         print=None,
         access_log=None,
         handle_signals=True,
+        **server_options(settings),
     )
     return 0
 
@@ -56,10 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--data-dir", type=Path, help="where the SQLite file and keys live (default ./data)")
     serve.add_argument("--directory", type=Path, help="directory YAML (default: the bundled demo directory)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--auth-mode",
+        choices=["jwt", "development"],
+        help="jwt (default: needs auth_issuer, auth_audience, auth_jwks_url) or development (own issuer)",
+    )
     serve.set_defaults(func=_serve)
     verify_cli.add_parser(sub)
     kith_files.add_parser(sub)
     replay_runner.add_parser(sub)
+    token_cli.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -22,6 +22,8 @@ class Settings:
     data_dir: Path = Path("data")
     directory: Path = DEMO_DIRECTORY
     max_body_bytes: int = 5 * 1024 * 1024
+    http_idle_timeout: int = 15  # seconds an HTTP connection may sit without completing a request
+    request_body_timeout: int = 30  # seconds for a request body to arrive in full
     log_level: str = "info"
     retry_schedule: str = ""  # webhook retry delays in seconds, comma-separated; "" = the default ≈ 3 days
     delivery_timeout: int = 10
@@ -36,6 +38,23 @@ class Settings:
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
     # the official XSDs every KITH message in and out is validated against; "" = none (warned at start)
     kith_schema_dir: Path | None = KITH_SCHEMAS
+    # Authentication (docs/SECURITY.md). "jwt" needs the issuer, audience and JWKS URL below;
+    # "development" runs the gateway's own issuer (key in data_dir; `gateway token` mints).
+    auth_mode: str = "jwt"
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    auth_jwks_url: str = ""
+    auth_client_id_claim: str = "client_id"
+    auth_her_id_claim: str = "her_id"  # HER-id(s) of the caller's organisation
+    auth_org_number_claim: str = "org_no"  # organisation number(s), e.g. HelseID's orgnr_parent claim
+    auth_scope_claim: str = "scope"
+    rate_limit_per_second: int = 100  # per client id; 0 = no limit
+    rate_limit_burst: int = 500
+    # encryption at rest: a key file ("key-id base64-key" lines, the first encrypts); unset = off,
+    # except in development mode, where data_dir/payload.keys is made on first start
+    payload_keys: Path | None = None
+    payload_encryption: str = "auto"  # auto = as above; off = never (e.g. to measure its cost)
+    mllp_client_senders: Path | None = None  # YAML: client certificate CN -> the institution's HER-id
 
     @property
     def database(self) -> Path:
@@ -44,6 +63,23 @@ class Settings:
 
 class ConfigError(Exception):
     pass
+
+
+def check_security(settings: Settings) -> None:
+    """Refuse to start with authentication half-configured: nothing insecure by default."""
+    if settings.auth_mode == "development":
+        return
+    if settings.auth_mode != "jwt":
+        raise ConfigError(f"setting 'auth_mode': must be 'jwt' or 'development', not {settings.auth_mode!r}")
+    missing = [n for n in ("auth_issuer", "auth_audience", "auth_jwks_url") if not getattr(settings, n)]
+    if missing:
+        raise ConfigError(
+            f"auth_mode 'jwt' needs {', '.join(missing)} (or run with auth_mode = 'development' locally)"
+        )
+    if not settings.auth_jwks_url.startswith("https://") and not settings.auth_jwks_url.startswith(
+        ("http://127.0.0.1", "http://localhost")
+    ):
+        raise ConfigError("setting 'auth_jwks_url': must be https:// (or loopback http for tests)")
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -33,6 +33,7 @@ ANSWERS: dict[str, Answer] = {
     "unsafe": Answer(400, "security", "102", "AR", "T01"),
     # a message id that is not a UUID (HIS 80415: E10)
     "bad-id": Answer(422, "value", "102", "AE", "E10"),
+    "forbidden": Answer(403, "forbidden", "207", "AR", "X99"),  # the caller may not send for this sender
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from benchmarks._server import free_port
 from gateway.app import build_app
+from gateway.auth.tokens import dev_token
 from gateway.config import Settings, load_settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -59,19 +61,31 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
             "data_dir": tmp_path / "data",
             "validation_workers": 0,
             "mllp_port": free_port(),
+            "auth_mode": "development",
             **overrides,
         },
     )
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = settings_for(tmp_path)
+def auth_headers(settings: Settings, **claims: Any) -> dict[str, str]:
+    """A development bearer token for this gateway: an administrator's unless claims say otherwise."""
+    return {"Authorization": f"Bearer {dev_token(settings.data_dir, **claims)}"}
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Client]:
+    """A gateway on a loopback port and a client carrying a development administrator's token."""
     server = TestServer(build_app(settings), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=auth_headers(settings)) as session:
         yield Client(str(server.make_url("")).rstrip("/"), session, settings)
     await server.close()
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[Client]:
+    async with running(settings_for(tmp_path)) as client:
+        yield client
 
 
 def issues(response: dict[str, Any]) -> list[dict[str, Any]]:
@@ -95,9 +109,5 @@ def ext(resource: dict[str, Any], url: str) -> Any:
 
 @pytest.fixture
 async def fast_retry_gateway(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = settings_for(tmp_path, retry_schedule="0.05,0.05,0.05")
-    server = TestServer(build_app(settings), host="127.0.0.1")
-    await server.start_server()
-    async with aiohttp.ClientSession() as session:
-        yield Client(str(server.make_url("")).rstrip("/"), session, settings)
-    await server.close()
+    async with running(settings_for(tmp_path, retry_schedule="0.05,0.05,0.05")) as client:
+        yield client

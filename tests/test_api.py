@@ -10,6 +10,7 @@ import yaml
 
 from gateway import logs
 from gateway.config import ConfigError, load_settings
+from gateway.privacy import Pseudonymizer
 from tests import builders as b
 from tests.conftest import Client
 
@@ -87,7 +88,7 @@ async def test_logs_are_json_lines_without_patient_data(tmp_path: Path) -> None:
     from aiohttp.test_utils import TestServer
 
     from gateway.app import build_app
-    from tests.conftest import settings_for
+    from tests.conftest import auth_headers, settings_for
 
     stream = io.StringIO()
     logs.configure("info", stream)
@@ -97,7 +98,7 @@ async def test_logs_are_json_lines_without_patient_data(tmp_path: Path) -> None:
         event = b.message("A01", b.patient(given="Åsmund", family="Særbøe"), b.encounter())
         bad = b.message("A01", b.patient(given="Åsmund", family="Særbøe"), b.encounter())
         bad["entry"][2]["resource"]["identifier"][0]["value"] = "12034512344"
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=auth_headers(settings_for(tmp_path))) as session:
             url = str(server.make_url("/fhir/$process-message"))
             headers = {"X-Correlation-ID": "corr-42"}
             async with session.post(url, data=json.dumps(event), headers=headers) as resp:
@@ -119,8 +120,13 @@ async def test_logs_are_json_lines_without_patient_data(tmp_path: Path) -> None:
 
 
 def test_the_person_number_guard_redacts_what_a_careless_log_call_passes() -> None:
+    """A person number in a log value becomes '[redacted]', or its keyed pseudonym when a key is given."""
     event = logs.redact_person_numbers(None, "info", {"event": "x", "detail": "fnr 12034512343 here"})
     assert event["detail"] == "fnr [redacted] here"
+    keyed = Pseudonymizer(b"k" * 32)
+    guard = logs.person_number_guard(keyed)
+    event = guard(None, "info", {"event": "x", "detail": "fnr 120345 12343 here"})
+    assert event["detail"] == f"fnr {keyed('12034512343')} here"  # the pseudonym the stays table uses
 
 
 async def test_metrics_count_events_messages_and_deliveries(gateway: Client) -> None:

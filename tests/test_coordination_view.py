@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 from gateway.app import build_app
 from gateway.clock import ManualClock
 from tests import builders as b
-from tests.conftest import Client, settings_for
+from tests.conftest import Client, auth_headers, settings_for
 
 
 async def test_ready_patients_with_days_waiting_and_discharges_missing_documents(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ async def test_ready_patients_with_days_waiting_and_discharges_missing_documents
     settings = settings_for(tmp_path)
     server = TestServer(build_app(settings, clock), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=auth_headers(settings)) as session:
         gw = Client(str(server.make_url("")).rstrip("/"), session, settings)
         await gw.post_event(b.message("A01", b.patient(), b.encounter("R1")))
         await gw.post_event(

@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from gateway.app import build_app
 from tests import builders as b
-from tests.conftest import Client, settings_for
+from tests.conftest import Client, auth_headers, settings_for
 
 NURSING = "8100011"
 
@@ -151,7 +151,7 @@ async def test_retry_after_is_honoured(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, retry_schedule="3600")
     server = TestServer(build_app(settings), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=auth_headers(settings)) as session:
         gw = Client(str(server.make_url("")).rstrip("/"), session, settings)
         sub = Subscriber(
             decide=lambda req, n: (
@@ -195,7 +195,7 @@ async def test_a_silent_subscriber_does_not_slow_another(tmp_path: Path) -> None
     settings = settings_for(tmp_path, retry_schedule="3600", delivery_timeout=2)
     server = TestServer(build_app(settings), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=auth_headers(settings)) as session:
         gw = Client(str(server.make_url("")).rstrip("/"), session, settings)
 
         async def hang(req: web.Request) -> web.Response:

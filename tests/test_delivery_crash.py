@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from standardwebhooks.webhooks import Webhook
 
-from benchmarks._server import free_port, start_gateway, wait_until_up
+from benchmarks._server import dev_auth, free_port, start_gateway, wait_until_up
 from tests import builders as b
 
 NURSING = "8100011"
@@ -65,7 +65,7 @@ async def test_kill_9_under_load_with_live_and_absent_subscribers(tmp_path: Path
     absent_server: TestServer | None = None
     acknowledged: list[bytes] = []
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=dev_auth(data_dir)) as session:
             live.secret = await _subscribe(session, base, f"http://127.0.0.1:{live_port}/hook")
             absent.secret = await _subscribe(session, base, f"http://127.0.0.1:{absent_port}/hook")
             bodies = [orjson.dumps(b.message("A01", b.patient(), b.encounter(f"K{n}"))) for n in range(400)]

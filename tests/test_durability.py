@@ -14,7 +14,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
-from benchmarks._server import free_port, start_gateway, wait_until_up
+from benchmarks._server import dev_auth, free_port, start_gateway, wait_until_up
 from gateway.app import build_app
 from tests import builders as b
 from tests.conftest import settings_for
@@ -35,7 +35,7 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
         server = TestServer(build_app(settings), host="127.0.0.1")
         await server.start_server()
         base = str(server.make_url("")).rstrip("/")
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=dev_auth(settings.data_dir)) as session:
             answers.append(await _post(session, base, event))
             async with session.get(base + "/feed/8100011") as resp:
                 feed = orjson.loads(await resp.read())["entries"]
@@ -72,7 +72,7 @@ async def test_nothing_acknowledged_is_lost_on_kill_9(tmp_path: Path) -> None:
                 if status == 200:
                     acknowledged[body] = answer
 
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=dev_auth(data_dir)) as session:
             clients = [asyncio.create_task(client(session)) for _ in range(8)]
             deadline = time.monotonic() + 60
             while len(acknowledged) < 200:
@@ -83,7 +83,7 @@ async def test_nothing_acknowledged_is_lost_on_kill_9(tmp_path: Path) -> None:
         proc.wait()
         assert 200 <= len(acknowledged) < len(bodies)
         proc = _start(data_dir, port)
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=dev_auth(data_dir)) as session:
             for body, answer in acknowledged.items():
                 assert await _post(session, base, body) == (200, answer)
             async with session.get(base + "/feed/8100011?limit=500") as resp:

@@ -78,7 +78,7 @@ def test_an_answer_naming_a_message_that_was_never_made_fails_that_scenario(tmp_
 
 def test_a_running_gateway_is_replayed_over_http_and_mllp(tmp_path: Path) -> None:
     """`--target` with `--mllp` plays HL7 v2 files over a real MLLP socket, the rest over HTTP."""
-    from benchmarks._server import free_port, start_gateway, wait_until_up
+    from benchmarks._server import dev_auth, free_port, start_gateway, wait_until_up
 
     port, mllp = free_port(), free_port()
     proc = start_gateway(tmp_path / "data", port, mllp)
@@ -91,8 +91,13 @@ def test_a_running_gateway_is_replayed_over_http_and_mllp(tmp_path: Path) -> Non
             f"http://127.0.0.1:{port}",
             "--mllp",
             f"127.0.0.1:{mllp}",
+            "--token",
+            dev_auth(tmp_path / "data")["Authorization"].removeprefix("Bearer "),
         )
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as resp:
+        metrics_request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metrics", headers=dev_auth(tmp_path / "data")
+        )
+        with urllib.request.urlopen(metrics_request) as resp:
             metrics = resp.read().decode()
     finally:
         proc.terminate()

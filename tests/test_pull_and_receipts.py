@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from gateway.app import build_app
 from gateway.clock import ManualClock
 from tests import builders as b
-from tests.conftest import Client, settings_for
+from tests.conftest import Client, auth_headers, settings_for
 
 NURSING = "8100011"
 
@@ -131,7 +131,7 @@ async def test_messages_without_a_receipt_after_96_hours_are_listed(tmp_path: Pa
     clock = ManualClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     server = TestServer(build_app(settings_for(tmp_path), clock), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=auth_headers(settings_for(tmp_path))) as session:
         gw = Client(str(server.make_url("")).rstrip("/"), session, settings_for(tmp_path))
         await gw.post_event(b.message("A01", b.patient(), b.encounter("V1")))
         answered = (await gw.feed(NURSING))[0]["messageId"]

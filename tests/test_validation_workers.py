@@ -14,7 +14,7 @@ from gateway.app import build_app
 from gateway.http.routes import INTAKE
 from gateway.intake.validators import ValidatorPool
 from tests import builders as b
-from tests.conftest import settings_for
+from tests.conftest import auth_headers, settings_for
 
 
 async def test_worker_verdicts_match_in_process_validation() -> None:
@@ -37,7 +37,7 @@ async def test_a_killed_worker_is_replaced_and_the_event_can_be_sent_again(tmp_p
     await server.start_server()
     url = str(server.make_url("/fhir/$process-message"))
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=auth_headers(settings_for(tmp_path))) as session:
             async with session.post(
                 url, data=orjson.dumps(b.message("A01", b.patient(), b.encounter("a")))
             ) as r:

@@ -17,6 +17,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -30,7 +31,7 @@ from gateway.protection import cms
 from gateway.protection.keys import SigningIdentity
 from gateway.render.formats import KITH_XML, RENDERERS, format_name
 from gateway.render.kith_output import KithOutput
-from gateway.store.base import DeliveryRow, Store, Tx
+from gateway.store.base import AuditEntry, DeliveryRow, Store, Tx
 
 log = structlog.get_logger("delivery")
 
@@ -139,6 +140,20 @@ class Deliverer:
                 )
                 if outcome.disable:
                     tx.update_subscription(row.subscription_id, status="disabled")
+                if outcome.status == "delivered":  # an export of patient data: audited like a read
+                    tx.add_audit(
+                        [
+                            AuditEntry(
+                                iso(now),
+                                f"subscription:{row.subscription_id}",
+                                "",
+                                "webhook",
+                                "message",
+                                row.message_id,
+                                urlsplit(row.endpoint).netloc,  # where to; not the path (may carry secrets)
+                            )
+                        ]
+                    )
 
             # the outcome must be stored even if the deliverer is being stopped
             await asyncio.shield(self.store.write(record))

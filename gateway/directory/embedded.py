@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,9 @@ class EmbeddedDirectory:
         self._gps_her: dict[str, Party] = {}
         self._fastlege: dict[str, str] = {}
         self._formats: dict[str, str] = {}  # receiving HER-id -> preferred wire format
+        # who belongs to whom: a hospital's departments, a municipality's services, a practice's GPs
+        self._members: dict[str, set[str]] = {}
+        self._org_numbers: dict[str, str] = {}
         for kind, key, body in rows:
             self._add(kind, key, orjson.loads(body))
 
@@ -77,7 +81,9 @@ class EmbeddedDirectory:
         elif kind == "institution":
             inst = Party(str(d["her_id"]), d.get("name", ""), "hospital")
             self._institutions[inst.her_id] = inst
+            self._belongs(inst.her_id, inst.her_id, d.get("org_no"))
             for dep in d.get("departments") or []:
+                self._belongs(str(dep["her_id"]), inst.her_id)
                 self._institutions[str(dep["her_id"])] = Party(
                     str(dep["her_id"]), dep.get("name", ""), "department", inst.her_id, inst.name
                 )
@@ -99,6 +105,10 @@ class EmbeddedDirectory:
                     municipality=key,
                 )
 
+            self._belongs(str(d["her_id"]), str(d["her_id"]), d.get("org_no"))
+            for s in services.values():
+                if s and s.get("her_id"):
+                    self._belongs(str(s["her_id"]), str(d["her_id"]))
             municipality = self._municipalities[key] = Municipality(
                 key,
                 d.get("name", ""),
@@ -124,11 +134,23 @@ class EmbeddedDirectory:
             )
             self._gps_hpr[key] = gp
             self._formats[gp.her_id] = gp.format
+            self._belongs(gp.her_id, gp.parent_her or gp.her_id)
             self._gps_her[gp.her_id] = gp
             if gp.parent_her:
                 self._gps_her.setdefault(gp.parent_her, gp)
         elif kind == "fastlege":
             self._fastlege[key] = d["hpr"]
+
+    def _belongs(self, member: str, owner: str, org_no: Any = None) -> None:
+        self._members.setdefault(owner, {owner}).add(member)
+        if org_no:
+            self._org_numbers[str(org_no)] = owner
+
+    def owned_her_ids(self, her_ids: Iterable[str], org_numbers: Iterable[str]) -> frozenset[str]:
+        """Every HER-id the organisations named by these HER-ids and organisation numbers own:
+        each one itself and, for a hospital, municipality or practice, everything under it."""
+        owners = set(her_ids) | {self._org_numbers[n] for n in org_numbers if n in self._org_numbers}
+        return frozenset(h for owner in owners for h in self._members.get(owner, {owner}))
 
     def municipality(self, number: str) -> Municipality | None:
         return self._municipalities.get(number)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.problems import Problem
+from gateway.auth.caller import caller_of
 from gateway.errors import answer_for
 from gateway.http.problems import problem
 from gateway.http.routes import MAX_BODY, STORE
@@ -24,7 +25,7 @@ async def post_inbound(request: web.Request) -> web.Response:
             answer_for("too-large").http, [Problem("$", "too-large", f"the body is over {limit} bytes")]
         )
     else:
-        reply = await request.app[KITH_INTAKE].receive(body)
+        reply = await request.app[KITH_INTAKE].receive(body, caller_of(request).may)
     return web.Response(body=reply.body, status=reply.status, content_type=reply.content_type)
 
 

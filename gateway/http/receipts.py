@@ -14,9 +14,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from gateway.auth.caller import caller_of
+from gateway.auth.middleware import forbidden
 from gateway.clock import iso
+from gateway.http.audit import record
 from gateway.http.problems import problem
-from gateway.http.routes import STORE
+from gateway.http.routes import STORE, readable_message
 from gateway.http.subscriptions import CLOCK
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.store.base import Tx
@@ -68,6 +71,11 @@ async def post_receipt(request: web.Request) -> web.Response:
     if isinstance(parsed, str):
         return problem(422, "Not a receipt", parsed)
     message_id, status, errors, sender = parsed
+    # a receipt comes from the message's recipient: the caller must act for it (and for the sender named)
+    caller = caller_of(request)
+    answered = await request.app[STORE].read(lambda r: r.outbound(message_id))
+    if not caller.may(answered.recipient_her if answered else sender) or (sender and not caller.may(sender)):
+        return forbidden()
     now = iso(request.app[CLOCK].now())
 
     def unit(tx: Tx) -> bool:
@@ -81,7 +89,10 @@ async def post_receipt(request: web.Request) -> web.Response:
 
 
 async def message_receipts(request: web.Request) -> web.Response:
-    message_id = request.match_info["message_id"]
+    row = await readable_message(request)
+    if isinstance(row, web.Response):
+        return row
+    message_id = row.message_id
     rows = await request.app[STORE].read(lambda r: r.receipts_for(message_id))
     # the latest receipt decides (a receipt is final, but a resent message may be answered again)
     status = rows[-1]["status"] if rows else "none"
@@ -96,6 +107,9 @@ async def missing(request: web.Request) -> web.Response:
         return problem(400, "Bad olderThanHours")
     before = iso(request.app[CLOCK].now() - timedelta(hours=hours))
     rows = await request.app[STORE].read(lambda r: r.missing_receipts(before, 1000))
+    caller = caller_of(request)
+    rows = [row for row in rows if caller.may(row["recipient"])]  # one's own recipients only
+    await record(request, "message", [row["messageId"] for row in rows], "missing receipt")
     return web.json_response({"olderThanHours": hours, "messages": rows})
 
 

@@ -9,6 +9,9 @@ from aiohttp import web
 
 from adapters.fhir.inbound_xml import to_xml
 from adapters.problems import Problem
+from gateway.auth.caller import caller_of
+from gateway.auth.middleware import forbidden
+from gateway.http.audit import record
 from gateway.http.problems import problem
 from gateway.intake.fhir_response import operation_outcome
 from gateway.intake.service import Intake
@@ -43,13 +46,14 @@ async def process_message(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         oo = operation_outcome([Problem("$", "too-large", f"body over {request.app[MAX_BODY]} bytes")])
         return _fhir(orjson.dumps(oo), 413)
+    may_send = caller_of(request).may
     if request.content_type in ("application/fhir+xml", "application/xml", "text/xml"):
-        reply = await request.app[INTAKE].fhir_message(body, xml=True)
+        reply = await request.app[INTAKE].fhir_message(body, xml=True, may_send=may_send)
         answer = orjson.loads(reply.body)
         if answer.get("resourceType") == "Bundle":
             return web.Response(body=to_xml(answer), status=reply.status, content_type="application/fhir+xml")
         return _fhir(reply.body, reply.status)
-    reply = await request.app[INTAKE].fhir_message(body)
+    reply = await request.app[INTAKE].fhir_message(body, may_send=may_send)
     return _fhir(reply.body, reply.status)
 
 
@@ -58,7 +62,7 @@ async def process_hl7v2(request: web.Request) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return problem(413, "Body too large", f"the limit is {request.app[MAX_BODY]} bytes")
-    reply, _ = await request.app[INTAKE].hl7v2_message(body, "hl7v2-http")
+    reply, _ = await request.app[INTAKE].hl7v2_message(body, "hl7v2-http", caller_of(request).may)
     return web.Response(body=reply.body, status=reply.status, content_type="x-application/hl7-v2+er7")
 
 
@@ -79,6 +83,8 @@ def _feed_entry(row: OutboundRow) -> dict[str, object]:
 
 async def feed(request: web.Request) -> web.Response:
     her_id = request.match_info["her_id"]
+    if not caller_of(request).may(her_id):
+        return forbidden()
     try:
         after = int(request.query.get("after", "0"))
         limit = min(int(request.query.get("limit", "100")), MAX_FEED_PAGE)
@@ -87,6 +93,7 @@ async def feed(request: web.Request) -> web.Response:
     if after < 0 or limit < 1:
         return problem(400, "Bad cursor", "'after' must be >= 0 and 'limit' >= 1")
     rows = await request.app[STORE].read(lambda r: r.feed(her_id, after, limit))
+    await record(request, "recipient", [her_id], f"{len(rows)} entries")
     return web.json_response(
         {
             "recipient": her_id,
@@ -106,14 +113,27 @@ def wants_kith(request: web.Request) -> bool:
     return next((t in XML_TYPES for t in ranked if t in XML_TYPES or "json" in t), False)
 
 
-async def message(request: web.Request) -> web.Response:
+async def readable_message(request: web.Request) -> OutboundRow | web.Response:
+    """The message named in the path, if it exists and is addressed to the caller (then audited)."""
     message_id = request.match_info["message_id"]
     row = await request.app[STORE].read(lambda r: r.outbound(message_id))
+    caller = caller_of(request)
     if row is None or row.payload is None:
-        return problem(404, "No such message")
+        # only an administrator learns that an id does not exist; others cannot probe ids
+        return problem(404, "No such message") if caller.admin else forbidden()
+    if not caller.may(row.recipient_her):
+        return forbidden()
+    await record(request, "message", [message_id])
+    return row
+
+
+async def message(request: web.Request) -> web.Response:
+    row = await readable_message(request)
+    if isinstance(row, web.Response):
+        return row
     if not wants_kith(request):
-        return _fhir(row.payload)
-    rendered = await request.app[KITH].get(message_id, row.payload)
+        return _fhir(row.payload or b"")
+    rendered = await request.app[KITH].get(row.message_id, row.payload or b"")
     if rendered.status == "no-form":
         return problem(406, "No KITH XML form", rendered.errors[0])
     if rendered.body is None:
@@ -136,19 +156,18 @@ async def message(request: web.Request) -> web.Response:
 
 async def message_page(request: web.Request) -> web.Response:
     """The same message as a page for a person to read."""
-    message_id = request.match_info["message_id"]
-    row = await request.app[STORE].read(lambda r: r.outbound(message_id))
-    if row is None or row.payload is None:
-        return problem(404, "No such message")
+    row = await readable_message(request)
+    if isinstance(row, web.Response):
+        return row
     if request.query.get("format") in ("kith", KITH_XML):  # the page of the KITH XML as rendered
-        rendered = await request.app[KITH].get(message_id, row.payload)
+        rendered = await request.app[KITH].get(row.message_id, row.payload or b"")
         if rendered.body is None:
             return problem(
                 406 if rendered.status == "no-form" else 422, "No KITH XML to show", rendered.errors[0]
             )
         text = kith_page(rendered.body)
     else:
-        text = render_page(orjson.loads(row.payload))
+        text = render_page(orjson.loads(row.payload or b"{}"))
     return web.Response(
         text=text,
         content_type="text/html",
@@ -195,6 +214,7 @@ async def stay(request: web.Request) -> web.Response:
     found = await request.app[STORE].read(query)
     if found is None:
         return problem(404, "No such stay")
+    await record(request, "stay", [str(stay_id)])
     return web.json_response(found)
 
 

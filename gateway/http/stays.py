@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.clock import OSLO, parse_fhir_datetime
+from gateway.http.audit import record
 from gateway.http.problems import problem
 from gateway.http.routes import STORE
 from gateway.http.subscriptions import CLOCK
@@ -52,6 +53,7 @@ async def list_stays(request: web.Request) -> web.Response:
         return problem(400, "Bad status", f"status must be one of {list(STATUSES)}")
     rows = await request.app[STORE].read(lambda r: r.stays(status, 500))
     now = request.app[CLOCK].now()
+    await record(request, "stay", [str(row.stay_id) for row in rows], "coordination list")
     return web.json_response({"stays": [summarise(row, now) for row in rows]})
 
 

@@ -10,11 +10,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.fhir import codes
+from gateway.auth.caller import caller_of
+from gateway.auth.middleware import forbidden
 from gateway.clock import Clock, iso
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.signing import new_secret
 from gateway.delivery.webhooks import Deliverer
 from gateway.directory.base import Directory
+from gateway.http.audit import record
 from gateway.http.problems import problem
 from gateway.http.routes import STORE
 from gateway.ids import new_id
@@ -91,6 +94,8 @@ async def create(request: web.Request) -> web.Response:
     body = await _json(request)
     if (error := _validate(body)) is not None:
         return problem(422, "Invalid subscription", error)
+    if not caller_of(request).may_all(body["herIds"]):
+        return forbidden()  # one may subscribe only to one's own recipients
     secret = new_secret()
     sub = Subscription(
         new_id(),
@@ -109,20 +114,27 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response({**_view(sub), "secret": secret}, status=201)
 
 
-async def _find(request: web.Request) -> Subscription | None:
+async def _find(request: web.Request) -> Subscription | web.Response:
+    """The subscription in the path, if the caller acts for every recipient it covers."""
     sub_id = request.match_info["subscription_id"]
-    return await request.app[STORE].read(lambda r: r.subscription(sub_id))
+    sub = await request.app[STORE].read(lambda r: r.subscription(sub_id))
+    caller = caller_of(request)
+    if sub is None:
+        return problem(404, "No such subscription") if caller.admin else forbidden()
+    if not caller.may_all(sub.her_ids):
+        return forbidden()
+    return sub
 
 
 async def show(request: web.Request) -> web.Response:
     sub = await _find(request)
-    return web.json_response(_view(sub)) if sub else problem(404, "No such subscription")
+    return sub if isinstance(sub, web.Response) else web.json_response(_view(sub))
 
 
 async def disable(request: web.Request) -> web.Response:
     sub = await _find(request)
-    if sub is None:
-        return problem(404, "No such subscription")
+    if isinstance(sub, web.Response):
+        return sub
     await request.app[STORE].write(lambda tx: tx.update_subscription(sub.subscription_id, status="disabled"))
     return web.Response(status=204)
 
@@ -130,8 +142,8 @@ async def disable(request: web.Request) -> web.Response:
 async def rotate_secret(request: web.Request) -> web.Response:
     """A new secret; the previous one stays valid beside it until the next rotation."""
     sub = await _find(request)
-    if sub is None:
-        return problem(404, "No such subscription")
+    if isinstance(sub, web.Response):
+        return sub
     secret = new_secret()
     await request.app[STORE].write(
         lambda tx: tx.update_subscription(sub.subscription_id, secrets=[secret, sub.secrets[0]])
@@ -141,8 +153,8 @@ async def rotate_secret(request: web.Request) -> web.Response:
 
 async def deliveries(request: web.Request) -> web.Response:
     sub = await _find(request)
-    if sub is None:
-        return problem(404, "No such subscription")
+    if isinstance(sub, web.Response):
+        return sub
     status = request.query.get("status")
     if status not in (None, "pending", "delivered", "dead"):
         return problem(400, "Bad status", "status must be pending, delivered or dead")
@@ -153,8 +165,8 @@ async def deliveries(request: web.Request) -> web.Response:
 async def redeliver(request: web.Request) -> web.Response:
     """Dead deliveries again: the listed message ids, or all of them."""
     sub = await _find(request)
-    if sub is None:
-        return problem(404, "No such subscription")
+    if isinstance(sub, web.Response):
+        return sub
     body = await _json(request) if request.can_read_body else {}
     ids = (body or {}).get("messageIds")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
@@ -173,8 +185,8 @@ async def events(request: web.Request) -> web.Response:
     """The pull feed: this subscription's messages by event number; waits up to `wait` seconds
     (at most 30) for something new when there is nothing after the cursor."""
     sub = await _find(request)
-    if sub is None:
-        return problem(404, "No such subscription")
+    if isinstance(sub, web.Response):
+        return sub
     try:
         after = int(request.query.get("after", "0"))
         limit = min(int(request.query.get("limit", "100")), 500)
@@ -185,6 +197,7 @@ async def events(request: web.Request) -> web.Response:
     if not rows and wait > 0:
         await request.app[NEW_MESSAGES].wait(wait)
         rows = await request.app[STORE].read(lambda r: r.events(sub.subscription_id, after, limit))
+    await record(request, "message", [row["messageId"] for row in rows], f"pull {sub.subscription_id}")
     return web.json_response(
         {
             "subscription": sub.subscription_id,
@@ -197,8 +210,8 @@ async def events(request: web.Request) -> web.Response:
 async def acknowledge(request: web.Request) -> web.Response:
     """A pull subscriber confirms it has everything up to an event number."""
     sub = await _find(request)
-    if sub is None:
-        return problem(404, "No such subscription")
+    if isinstance(sub, web.Response):
+        return sub
     body = await _json(request)
     up_to = body.get("upTo") if isinstance(body, dict) else None
     if not isinstance(up_to, int) or up_to < 1:

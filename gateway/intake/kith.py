@@ -23,7 +23,7 @@ from adapters.kith import safe_xml
 from adapters.kith.apprec import ERRORS_8221, AppRec, ReceiptError, render_apprec
 from adapters.kith.apprec import V1_0 as APPREC_V1_0
 from adapters.kith.dialog import Dialog, as_communication, ready_answer
-from adapters.kith.inbound import KithRejected, read_inbound
+from adapters.kith.inbound import Inbound, KithRejected, read_inbound
 from adapters.kith.msghead import Header, utc
 from adapters.kith.xsd import KithSchemas
 from adapters.problems import Problem
@@ -99,8 +99,12 @@ class KithIntake:
         self.pseudonym = pseudonym
         self.max_bytes = max_bytes
 
-    async def receive(self, body: bytes) -> KithReply:
-        """One document from HTTP or a file: its answer, after it is durable."""
+    async def receive(self, body: bytes, may: Callable[[str], bool] | None = None) -> KithReply:
+        """One document from HTTP or a file: its answer, after it is durable.
+
+        `may` is the caller's organisation check (None for files read by an operator): an answer
+        comes from the answered message's recipient, so the caller must act for that recipient and
+        for the sender the document names; otherwise nothing is stored and the reply is 403."""
         now = iso(self.clock.now())
         try:
             inbound = read_inbound(body, self.schemas, self.max_bytes)
@@ -111,6 +115,10 @@ class KithIntake:
                 return problem_reply(status, exc.problems)
             unit = self._rejected_unit(exc.header, exc.problems, body, now)
         else:
+            if may is not None and not await self._caller_answers_for(inbound, may):
+                return problem_reply(
+                    403, [Problem("$", "forbidden", "the access token does not permit this")]
+                )
             if inbound.apprec is not None:
                 unit = self._apprec_unit(inbound.apprec, body, now)
             else:
@@ -125,6 +133,20 @@ class KithIntake:
                 [Problem("$", "transient", "the gateway could not store it; send it again")],
             )
         return KithReply(_status_of(response), response, content_type)
+
+    async def _caller_answers_for(self, inbound: Inbound, may: Callable[[str], bool]) -> bool:
+        if inbound.apprec is not None:
+            original = inbound.apprec.original_id
+            answered = await self.store.read(lambda r: r.outbound(original))
+            sender = inbound.apprec.sender
+        else:
+            assert inbound.dialog is not None
+            header = inbound.dialog.header
+            answered = await self.store.read(lambda r: _referred(r, header))
+            sender = header.sender.her if header.sender else None
+        if answered is not None and not may(answered.recipient_her):
+            return False
+        return sender is None or may(sender)
 
     def _once(
         self,

@@ -24,16 +24,21 @@ log = structlog.get_logger("mllp")
 class Peer:
     address: str
     certificate_subject: str | None = None
+    common_name: str | None = None  # the client certificate's CN (mutual TLS), mapped to a sender
 
 
 Handler = Callable[[bytes, Peer], Awaitable[bytes | None]]
+Admit = Callable[[Peer], bool]  # whether a connection from this peer is served at all
 
 
-def _subject(writer: asyncio.StreamWriter) -> str | None:
+def _peer(writer: asyncio.StreamWriter) -> Peer:
+    address = str(writer.get_extra_info("peername"))
     cert = writer.get_extra_info("peercert")
     if not cert:
-        return None
-    return ",".join(f"{k}={v}" for rdn in cert.get("subject", ()) for k, v in rdn)
+        return Peer(address)
+    pairs = [(k, v) for rdn in cert.get("subject", ()) for k, v in rdn]
+    common_name = next((v for k, v in pairs if k == "commonName"), None)
+    return Peer(address, ",".join(f"{k}={v}" for k, v in pairs), common_name)
 
 
 async def start_mllp_server(
@@ -46,12 +51,17 @@ async def start_mllp_server(
     max_connections: int = 256,
     max_in_flight: int = 64,
     idle_timeout: float = 300.0,
+    admit: Admit | None = None,
 ) -> asyncio.Server:
     connections = asyncio.Semaphore(max_connections)
     in_flight = asyncio.Semaphore(max_in_flight)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = Peer(str(writer.get_extra_info("peername")), _subject(writer))
+        peer = _peer(writer)
+        if admit is not None and not admit(peer):
+            log.warning("mllp_refused", reason="client certificate not mapped to a sender")
+            writer.close()
+            return
         if connections.locked():
             log.warning("mllp_refused", reason="too many connections")
             writer.close()

@@ -37,6 +37,15 @@ from gateway.store.base import Store, StoreUnavailable
 log = structlog.get_logger("intake")
 
 
+MaySend = Callable[[str | None], bool]  # whether the caller may send for this sender HER-id
+
+
+def _check_sender(sender_her: str | None, may_send: MaySend | None, location: str) -> None:
+    """The sending institution must be the caller's own (token organisation or MLLP certificate)."""
+    if may_send is not None and not may_send(sender_her):
+        raise InputRejected([Problem(location, "forbidden", "the caller may not send for this institution")])
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
@@ -58,7 +67,7 @@ class Intake:
         self.after_commit: Callable[[Outcome], None] = lambda outcome: None
         self.metrics = Metrics()
 
-    async def fhir_message(self, body: bytes, *, xml: bool = False) -> Reply:
+    async def fhir_message(self, body: bytes, *, xml: bool = False, may_send: MaySend | None = None) -> Reply:
         now = iso(self.clock.now())
         request_id = event_code = None
         try:
@@ -77,6 +86,7 @@ class Intake:
             elif problems := await self._problems(body, bundle):
                 raise InputRejected(problems)
             event = event_from_bundle(bundle, now)
+            _check_sender(event.sender_her, may_send, "MessageHeader.sender")
         except InputRejected as exc:
             return self._rejected(exc.problems, request_id, event_code, now)
         except ValidatorUnavailable:
@@ -91,7 +101,9 @@ class Intake:
         self._accepted(outcome, "fhir")
         return Reply(200, outcome.response or b"", outcome)
 
-    async def hl7v2_message(self, raw: bytes, channel: str) -> tuple[Reply, bool]:
+    async def hl7v2_message(
+        self, raw: bytes, channel: str, may_send: MaySend | None = None
+    ) -> tuple[Reply, bool]:
         """An HL7 v2 message in, its ACK out (Reply.body; empty when enhanced mode wants none).
 
         The second value says whether the message was accepted (for HTTP status codes).
@@ -108,6 +120,7 @@ class Intake:
         try:
             bundle = map_message(msg)
             event = event_from_bundle(bundle, now)
+            _check_sender(event.sender_her, may_send, "MSH-4")
         except InputRejected as exc:
             log.info(
                 "event_rejected",

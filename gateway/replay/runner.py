@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import sys
 import tempfile
@@ -66,16 +67,23 @@ class Target:
     goes over MLLP instead when an MLLP address is given."""
 
     def __init__(
-        self, base: str, session: aiohttp.ClientSession, mllp: tuple[str, int] | None = None
+        self,
+        base: str,
+        session: aiohttp.ClientSession,
+        token: str | None = None,
+        mllp: tuple[str, int] | None = None,
     ) -> None:
         self.base, self.session, self.mllp = base.rstrip("/"), session, mllp
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def send(self, path: Path, round_number: int = 0, body: bytes | None = None) -> bool:
         data = body if body is not None else fresh(path, round_number)
         if path.suffix == ".hl7" and self.mllp:
             return await self._send_mllp(data)
         route, kind = _ROUTES[path.suffix]
-        async with self.session.post(self.base + route, data=data, headers={"Content-Type": kind}) as resp:
+        async with self.session.post(
+            self.base + route, data=data, headers={"Content-Type": kind, **self.auth}
+        ) as resp:
             await resp.read()
             return 200 <= resp.status < 300  # a receipt is answered 201 Created
 
@@ -100,13 +108,13 @@ class Target:
         return raw
 
     async def cursor(self, her: str) -> int:
-        async with self.session.get(f"{self.base}/feed/{her}?after=0&limit=500") as resp:
+        async with self.session.get(f"{self.base}/feed/{her}?after=0&limit=500", headers=self.auth) as resp:
             entries = (await resp.json())["entries"]
         return int(entries[-1]["cursor"]) if entries else 0
 
     async def receipts(self, message_id: str) -> str | None:
         """The message's receipt status with error codes (e.g. `rejected E35`), None without one."""
-        async with self.session.get(f"{self.base}/messages/{message_id}/receipts") as resp:
+        async with self.session.get(f"{self.base}/messages/{message_id}/receipts", headers=self.auth) as resp:
             body = await resp.json()
         if not body["receipts"]:
             return None
@@ -114,13 +122,15 @@ class Target:
         return " ".join([body["receiptStatus"], *codes])
 
     async def produced(self, her: str, after: int, bodies: bool = True) -> list[dict[str, Any]]:
-        async with self.session.get(f"{self.base}/feed/{her}?after={after}&limit=500") as resp:
+        async with self.session.get(
+            f"{self.base}/feed/{her}?after={after}&limit=500", headers=self.auth
+        ) as resp:
             entries = (await resp.json())["entries"]
         if not bodies:
             return list(entries)
         out = []
         for entry in entries:
-            async with self.session.get(self.base + entry["href"]) as resp:
+            async with self.session.get(self.base + entry["href"], headers=self.auth) as resp:
                 out.append({**entry, "bundle": await resp.json(content_type=None)})
         return out
 
@@ -244,21 +254,31 @@ def scenarios(paths: list[Path]) -> list[Path]:
 
 
 @contextlib.asynccontextmanager
-async def local_gateway(data_dir: Path, directory: Path) -> AsyncIterator[str]:
-    """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean."""
+async def local_gateway(data_dir: Path, directory: Path) -> AsyncIterator[tuple[str, str]]:
+    """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean.
+    It runs the development issuer; the second value is an administrator's token for it."""
     from gateway.app import build_app
+    from gateway.auth.tokens import dev_token
     from gateway.config import load_settings
 
     settings = load_settings(
         env={},
-        overrides={"data_dir": data_dir, "directory": directory, "validation_workers": 0, "mllp_port": 0},
+        overrides={
+            "data_dir": data_dir,
+            "directory": directory,
+            "validation_workers": 0,
+            "mllp_port": 0,
+            "auth_mode": "development",
+            "rate_limit_per_second": 0,
+        },
     )
     runner = web.AppRunner(build_app(settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{port}", dev_token(data_dir, client_id="replay")
     finally:
         await runner.cleanup()
 
@@ -277,11 +297,11 @@ async def replay(args: argparse.Namespace) -> int:
             for n, folder in enumerate(folders, 1):
                 try:
                     if args.target:
-                        target = Target(args.target, session, args.mllp)
+                        target = Target(args.target, session, args.token, args.mllp)
                         verdict = await play(target, folder, recipients, args.update_expected)
                     else:
-                        async with local_gateway(Path(tmp) / f"s{n}", args.directory) as base:
-                            target = Target(base, session)
+                        async with local_gateway(Path(tmp) / f"s{n}", args.directory) as (base, token):
+                            target = Target(base, session, token)
                             verdict = await play(target, folder, recipients, args.update_expected)
                 except ReplayError as exc:
                     verdict = Verdict(folder.name, [str(exc)])
@@ -309,8 +329,11 @@ async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack:
-            base = args.target or await stack.enter_async_context(local_gateway(Path(tmp), args.directory))
-            target = Target(base, session, args.mllp)
+            if args.target:
+                base, token = args.target, args.token
+            else:
+                base, token = await stack.enter_async_context(local_gateway(Path(tmp), args.directory))
+            target = Target(base, session, token, args.mllp)
             done = accepted = 0
             started = time.perf_counter()
             queue = list(reversed(jobs))
@@ -354,6 +377,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--mllp",
         type=_host_port,
         help="with --target: send HL7 v2 files over MLLP to HOST:PORT instead of POST /hl7v2",
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("GATEWAY_TOKEN"),
+        help="bearer token for --target (also GATEWAY_TOKEN; mint one with `gateway token`)",
     )
     p.add_argument("--directory", type=Path, default=DEMO_DIRECTORY, help="the directory the target uses")
     p.add_argument("--update-expected", action="store_true", help="record what is produced as expected")

@@ -120,6 +120,17 @@ class RenderedRow:
     created_at: str
 
 
+@dataclass(slots=True)
+class AuditEntry:
+    at: str
+    client_id: str
+    organisation: str
+    action: str
+    subject_kind: str
+    subject: str
+    detail: str | None = None
+
+
 class Tx(Protocol):
     """The operations one unit of work may perform, all inside one transaction."""
 
@@ -193,6 +204,7 @@ class Tx(Protocol):
     def operational_counts(self, sent_before: str) -> tuple[dict[str, int], int, int]: ...
     def rendered(self, message_id: str, fmt: str) -> RenderedRow | None: ...
     def save_rendered(self, row: RenderedRow) -> RenderedRow: ...
+    def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
 
 
 class Reader(Protocol):
@@ -206,6 +218,16 @@ class Reader(Protocol):
     def directory_entries(self) -> list[tuple[str, str, str]]: ...
     def kith_inbound(self, status: str | None, limit: int) -> list[dict[str, Any]]: ...
     def rendered(self, message_id: str, fmt: str) -> RenderedRow | None: ...
+    def audit(
+        self,
+        *,
+        client_id: str | None,
+        subject_kind: str | None,
+        subject: str | None,
+        since: str | None,
+        after: int,
+        limit: int,
+    ) -> list[dict[str, Any]]: ...
 
 
 class Store(Protocol):

@@ -26,6 +26,8 @@ from gateway.store.base import (
     StayRow,
     StoreUnavailable,
 )
+from gateway.store.cipher import Cipher, NoCipher
+from gateway.store.sqlite_audit import AuditSql
 from gateway.store.sqlite_delivery import DeliverySql
 from gateway.store.sqlite_rendered import RenderedSql
 
@@ -96,11 +98,19 @@ def _outbound(row: Sequence[Any], payload: bytes | None = None) -> OutboundRow:
     return OutboundRow(*row, payload=payload)
 
 
-class SqliteTx(DeliverySql, RenderedSql):
-    """The Tx of gateway.store.base over one sqlite3 connection."""
+class SqliteTx(DeliverySql, RenderedSql, AuditSql):
+    """The Tx of gateway.store.base over one sqlite3 connection.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    Patient data columns go through the cipher (gateway/store/cipher.py), each bound to its row.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, cipher: Cipher | None = None) -> None:
         self.c = conn
+        self.cipher: Cipher = cipher or NoCipher()
+
+    def _stay(self, row: Sequence[Any]) -> StayRow:
+        state = orjson.loads(self.cipher.open(row[4], f"stays.state|{row[0]}")) if row[4] else {}
+        return StayRow(row[0], row[1], row[2], row[3], state, row[5], row[6])
 
     def find_inbound(self, message_id: str) -> InboundRow | None:
         row = self.c.execute(
@@ -123,7 +133,15 @@ class SqliteTx(DeliverySql, RenderedSql):
         cur = self.c.execute(
             "INSERT INTO inbound (message_id, channel, event_code, received_at, body_hash, body, status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (message_id, channel, event_code, received_at, body_hash, body, status),
+            (
+                message_id,
+                channel,
+                event_code,
+                received_at,
+                body_hash,
+                self.cipher.seal(body, f"inbound.body|{message_id}"),
+                status,
+            ),
         )
         return int(cur.lastrowid or 0)
 
@@ -135,7 +153,7 @@ class SqliteTx(DeliverySql, RenderedSql):
             f"SELECT {_STAY_COLS} FROM stays WHERE stay_key = ?",
             (stay_key,),
         ).fetchone()
-        return _stay(row) if row else None
+        return self._stay(row) if row else None
 
     def create_stay(self, stay_key: str, patient_ref: str, now: str) -> StayRow:
         cur = self.c.execute(
@@ -148,7 +166,7 @@ class SqliteTx(DeliverySql, RenderedSql):
     def update_stay(self, stay_id: int, status: str, state: dict[str, Any], now: str) -> None:
         self.c.execute(
             "UPDATE stays SET status = ?, state = ?, updated_at = ? WHERE stay_id = ?",
-            (status, orjson.dumps(state), now, stay_id),
+            (status, self.cipher.seal(orjson.dumps(state), f"stays.state|{stay_id}"), now, stay_id),
         )
 
     def add_stay_event(
@@ -162,12 +180,20 @@ class SqliteTx(DeliverySql, RenderedSql):
         self.c.execute(
             "INSERT INTO stay_events (stay_id, inbound_seq, event_code, event_time, resources) "
             "VALUES (?, ?, ?, ?, ?)",
-            (stay_id, inbound_seq, event_code, event_time, orjson.dumps(resources)),
+            (
+                stay_id,
+                inbound_seq,
+                event_code,
+                event_time,
+                self.cipher.seal(orjson.dumps(resources), f"stay_events|{stay_id}|{inbound_seq}"),
+            ),
         )
 
     def stay_events(self, stay_id: int) -> list[StayEventRow]:
         return [
-            StayEventRow(r[0], r[1], r[2], orjson.loads(r[3]))
+            StayEventRow(
+                r[0], r[1], r[2], orjson.loads(self.cipher.open(r[3], f"stay_events|{stay_id}|{r[0]}"))
+            )
             for r in self.c.execute(
                 "SELECT inbound_seq, event_code, event_time, resources FROM stay_events "
                 "WHERE stay_id = ? ORDER BY event_time, inbound_seq",
@@ -205,7 +231,7 @@ class SqliteTx(DeliverySql, RenderedSql):
                     r.status,
                     now,
                     source_inbound_seq,
-                    r.payload,
+                    self.cipher.seal(r.payload, f"outbound.payload|{r.message_id}"),
                 )
                 for r in rows
             ],
@@ -213,11 +239,11 @@ class SqliteTx(DeliverySql, RenderedSql):
 
     def outbound_payload(self, message_id: str) -> bytes | None:
         row = self.c.execute("SELECT payload FROM outbound WHERE message_id = ?", (message_id,)).fetchone()
-        return bytes(row[0]) if row else None
+        return self.cipher.open(row[0], f"outbound.payload|{message_id}") if row else None
 
     def stays_of_patient(self, patient_ref: str) -> list[StayRow]:
         return [
-            _stay(r)
+            self._stay(r)
             for r in self.c.execute(
                 f"SELECT {_STAY_COLS} FROM stays WHERE patient_ref = ? ORDER BY stay_id",
                 (patient_ref,),
@@ -231,14 +257,16 @@ class SqliteTx(DeliverySql, RenderedSql):
         row = self.c.execute(
             f"SELECT {_OUTBOUND_COLS}, payload FROM outbound WHERE message_id = ?", (message_id,)
         ).fetchone()
-        return _outbound(row[:-1], row[-1]) if row else None
+        if row is None:
+            return None
+        return _outbound(row[:-1], self.cipher.open(row[-1], f"outbound.payload|{message_id}"))
 
     def stay_by_id(self, stay_id: int) -> StayRow | None:
         row = self.c.execute(
             f"SELECT {_STAY_COLS} FROM stays WHERE stay_id = ?",
             (stay_id,),
         ).fetchone()
-        return _stay(row) if row else None
+        return self._stay(row) if row else None
 
     def kith_inbound(self, status: str | None, limit: int) -> list[dict[str, Any]]:
         """Inbound KITH documents (AppRec, Dialogmelding) by outcome, newest first; never the body."""
@@ -266,7 +294,7 @@ class SqliteReader(SqliteTx):
 
     def stays(self, status: str | None, limit: int) -> list[StayRow]:
         return [
-            _stay(r)
+            self._stay(r)
             for r in self.c.execute(
                 f"SELECT {_STAY_COLS} FROM stays WHERE (? IS NULL OR status = ?) "
                 "ORDER BY updated_at DESC LIMIT ?",
@@ -281,10 +309,6 @@ class SqliteReader(SqliteTx):
         return list(self.c.execute("SELECT kind, key, body FROM directory ORDER BY kind, key"))
 
 
-def _stay(row: Sequence[Any]) -> StayRow:
-    return StayRow(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5], row[6])
-
-
 class SqliteStore:
     """Store backed by one SQLite file.
 
@@ -295,8 +319,9 @@ class SqliteStore:
     loop is blocked by running it inline (docs/PERFORMANCE.md).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cipher: Cipher | None = None) -> None:
         self.path = path
+        self.cipher: Cipher = cipher or NoCipher()
         self._conn: sqlite3.Connection | None = None
         self._tx: SqliteTx | None = None
         self._pending: list[tuple[Callable[[SqliteTx], Any], asyncio.Future[Any]]] = []
@@ -309,7 +334,7 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = _connect(self.path)
         migrate(self._conn)
-        self._tx = SqliteTx(self._conn)
+        self._tx = SqliteTx(self._conn, self.cipher)
         self._wake = asyncio.Event()
         self._batcher = asyncio.create_task(self._run_batches(), name="sqlite-batcher")
 
@@ -352,7 +377,7 @@ class SqliteStore:
     def _run_read(self, query: Callable[[SqliteReader], T]) -> T:
         reader = getattr(self._local, "reader", None)
         if reader is None:
-            reader = self._local.reader = SqliteReader(_connect(self.path, readonly=True))
+            reader = self._local.reader = SqliteReader(_connect(self.path, readonly=True), self.cipher)
         return query(reader)
 
     async def _run_batches(self) -> None:

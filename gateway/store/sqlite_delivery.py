@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from gateway.store.base import DeliveryRow, NewOutbound, Subscription
+from gateway.store.cipher import Cipher
 
 _SUB_COLS = (
     "subscription_id, her_ids, message_types, format, mode, endpoint, secrets, status, "
@@ -33,6 +34,7 @@ def _subscription(row: Sequence[Any]) -> Subscription:
 
 class DeliverySql:
     c: sqlite3.Connection
+    cipher: Cipher
 
     def create_subscription(self, sub: Subscription) -> None:
         self.c.execute(
@@ -135,7 +137,16 @@ class DeliverySql:
         self.c.execute(
             "INSERT INTO receipts (message_id, known, status, errors, sender, format, received_at, body) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            (message_id, 1 if known else 0, status, orjson.dumps(errors), sender, fmt, now, body),
+            (
+                message_id,
+                1 if known else 0,
+                status,
+                orjson.dumps(errors),
+                sender,
+                fmt,
+                now,
+                self.cipher.seal(body, f"receipts.body|{message_id}|{now}"),
+            ),
         )
         return known is not None
 
@@ -192,7 +203,7 @@ class DeliverySql:
         reach a subscriber in order, and a patient whose message keeps failing holds back no one else.
         """
         return [
-            DeliveryRow(*r)
+            DeliveryRow(*r[:6], self.cipher.open(r[6], f"outbound.payload|{r[2]}"), *r[7:])
             for r in self.c.execute(
                 "SELECT d.subscription_id, d.outbound_seq, o.message_id, d.attempts, s.endpoint, s.secrets, "
                 "o.payload, d.order_key, s.certificate, s.format FROM deliveries d "

@@ -8,10 +8,14 @@ import sqlite3
 import orjson
 
 from gateway.store.base import RenderedRow
+from gateway.store.cipher import Cipher
 
 
 class RenderedSql:
+    """A rendered message is patient data like its payload: sealed with the same cipher."""
+
     c: sqlite3.Connection
+    cipher: Cipher
 
     def rendered(self, message_id: str, fmt: str) -> RenderedRow | None:
         row = self.c.execute(
@@ -21,14 +25,24 @@ class RenderedSql:
         ).fetchone()
         if row is None:
             return None
-        return RenderedRow(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5])
+        body = self.cipher.open(row[4], f"rendered.body|{message_id}|{fmt}") if row[4] is not None else None
+        return RenderedRow(row[0], row[1], row[2], orjson.loads(row[3]), body, row[5])
 
     def save_rendered(self, row: RenderedRow) -> RenderedRow:
         """Stores the first rendering of a message; a second one (a race) keeps the first."""
         self.c.execute(
             "INSERT OR IGNORE INTO rendered (message_id, format, status, errors, body, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (row.message_id, row.format, row.status, orjson.dumps(row.errors), row.body, row.created_at),
+            (
+                row.message_id,
+                row.format,
+                row.status,
+                orjson.dumps(row.errors),
+                None
+                if row.body is None
+                else self.cipher.seal(row.body, f"rendered.body|{row.message_id}|{row.format}"),
+                row.created_at,
+            ),
         )
         stored = self.rendered(row.message_id, row.format)
         assert stored is not None

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from adapters.hl7v2.framing import frame, read_frame
 from gateway.app import build_app
+from gateway.config import ConfigError
 from tests.conftest import settings_for
 from tests.hl7_builders import adt
 
@@ -104,3 +105,61 @@ async def test_mutual_tls(pki: Path, tmp_path: Path) -> None:
             assert resp.status == 200  # and the gateway still serves
     finally:
         await server.close()
+
+
+async def _send_raw(port: int, context: ssl.SSLContext, message: str) -> bytes | None:
+    reader, writer = await asyncio.open_connection("localhost", port, ssl=context)
+    writer.write(frame(message.encode()))
+    await writer.drain()
+    try:
+        return await read_frame(reader, 1 << 20)
+    except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
+        return None
+    finally:
+        writer.close()
+
+
+async def test_client_certificates_map_to_sending_institutions(pki: Path, tmp_path: Path) -> None:
+    """A mapped client may send only for its institution (MSH-4; AR otherwise); an unmapped client
+    with a valid certificate from the same CA is disconnected without an answer."""
+    ca, ca_key = _issue("Test CA 2", None, None, ca=True)
+    _write(pki / "ca2", ca)
+    mapped, mapped_key = _issue("DIPS Sykehuset Innlandet", ca, ca_key)
+    stranger, stranger_key = _issue("Some other system", ca, ca_key)
+    _write(pki / "mapped", mapped, mapped_key)
+    _write(pki / "stranger", stranger, stranger_key)
+    (tmp_path / "senders.yaml").write_text('"DIPS Sykehuset Innlandet": "8000001"\n')
+    settings = settings_for(
+        tmp_path,
+        mllp_tls_cert=pki / "server.crt",
+        mllp_tls_key=pki / "server.key",
+        mllp_tls_client_ca=pki / "ca2.crt",
+        mllp_client_senders=tmp_path / "senders.yaml",
+    )
+    server = TestServer(build_app(settings), host="127.0.0.1")
+    await server.start_server()
+    try:
+
+        def client(name: str) -> ssl.SSLContext:
+            context = ssl.create_default_context(cafile=pki / "ca.crt")
+            context.load_cert_chain(pki / f"{name}.crt", pki / f"{name}.key")
+            return context
+
+        ack = await _send_raw(settings.mllp_port, client("mapped"), adt("A01", "OWN1"))
+        assert ack is not None and b"MSA|AA|OWN1" in ack
+        department = adt("A01", "DEP1").replace("8000001^8000001^HER", "8000011^8000011^HER")
+        ack = await _send_raw(settings.mllp_port, client("mapped"), department)
+        assert ack is not None and b"MSA|AA|DEP1" in ack  # its own department
+        other = adt("A01", "OUS1").replace("8000001^8000001^HER", "8000002^8000002^HER")
+        ack = await _send_raw(settings.mllp_port, client("mapped"), other)
+        assert ack is not None and b"MSA|AR|OUS1" in ack and b"ERR|" in ack
+        assert await _send_raw(settings.mllp_port, client("stranger"), adt("A01", "X1")) is None
+    finally:
+        await server.close()
+
+
+def test_a_sender_map_without_mutual_tls_is_refused(tmp_path: Path) -> None:
+    """Mapping certificates to senders without requiring certificates would map nothing: refused."""
+    (tmp_path / "senders.yaml").write_text('"x": "8000001"\n')
+    with pytest.raises(ConfigError, match="mutual TLS"):
+        build_app(settings_for(tmp_path, mllp_client_senders=tmp_path / "senders.yaml"))

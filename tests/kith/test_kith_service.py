@@ -8,7 +8,6 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -18,12 +17,11 @@ from standardwebhooks.webhooks import Webhook
 from structlog.testing import capture_logs
 
 from adapters.kith.xsd import KithSchemas
-from gateway.app import build_app
 from gateway.clock import SystemClock
 from gateway.config import KITH_SCHEMAS, load_settings
 from gateway.render.kith_output import KithOutput, redact
 from tests import builders as b
-from tests.conftest import SHARED, Client, settings_for
+from tests.conftest import SHARED, Client, running, settings_for
 from tests.kith.scenarios import NURSING, event
 
 T_ADMIT = "2026-11-02T10:00:00+01:00"
@@ -33,12 +31,8 @@ RINGSAKER_NURSING = "8100021"  # the demo directory says Ringsaker prefers KITH
 
 async def _gateway(folder: Path, **overrides: object) -> AsyncIterator[Client]:
     folder.mkdir()
-    settings = settings_for(folder, retry_schedule="0.05,0.05", **overrides)
-    server = TestServer(build_app(settings), host="127.0.0.1")
-    await server.start_server()
-    async with aiohttp.ClientSession() as session:
-        yield Client(str(server.make_url("")).rstrip("/"), session, settings)
-    await server.close()
+    async with running(settings_for(folder, retry_schedule="0.05,0.05", **overrides)) as client:
+        yield client
 
 
 @pytest.fixture
