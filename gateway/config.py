@@ -10,6 +10,8 @@ from typing import Any
 
 from gateway.directory.embedded import DEMO_DIRECTORY
 
+NATIONAL_RULES = Path(__file__).resolve().parents[1] / "schemas" / "rules" / "national.yaml"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -31,10 +33,16 @@ class Settings:
     signing_certificate: Path | None = None  # PEM; unset = a development pair made in data_dir
     signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
+    # handover rule packs (docs/RULES.md), comma-separated; a pack brings what it extends; "" = none
+    rule_packs: str = str(NATIONAL_RULES)
 
     @property
     def database(self) -> Path:
         return self.data_dir / "gateway.sqlite"
+
+    @property
+    def rule_pack_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.rule_packs.split(",") if p.strip()]
 
 
 class ConfigError(Exception):

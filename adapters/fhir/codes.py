@@ -42,6 +42,7 @@ EXT_GP_CLASS = GW + "gp-classification"
 EXT_HELSEOPPL_TYPE = GW + "helseopplysninger-type"
 GW_MESSAGE_TYPE = GW + "message-type"
 GW_GP_CLASS = GW + "gp-classification"
+GW_RULE = GW + "rule"  # a handover rule id (docs/RULES.md)
 
 # Inbound HL7 v2 trigger events the gateway understands (table 0003), plus T02 for documents.
 ADT_EVENTS = frozenset({"A01", "A02", "A03", "A04", "A08", "A11", "A13", "A16", "A25", "A21", "A22", "A40"})
