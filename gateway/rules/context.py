@@ -18,12 +18,7 @@ from gateway.rules.calendar import local_facts
 
 Resource = dict[str, Any]
 
-SECTION_9141 = "urn:oid:2.16.578.1.12.4.1.1.9141"  # Overskrifter for sykepleiedokumentasjon
-SECTION_9142 = "urn:oid:2.16.578.1.12.4.1.1.9142"  # Medisinskfaglige opplysninger
-GW_SECTION = codes.GW + "discharge-content"
-GW_READY_ASSESSMENT = codes.GW + "ready-assessment"
-EXT_READY_ASSESSMENT = codes.GW + "ready-assessment"
-EXT_MUNICIPAL_AGREEMENT = codes.GW + "municipal-agreement"
+SECTION_9141, SECTION_9142, GW_SECTION = codes.SECTION_9141, codes.SECTION_9142, codes.DISCHARGE_CONTENT
 
 # (system, code) → the item name a rule uses in %sections; gw:discharge-content codes are the names.
 SECTION_ITEMS = {
@@ -114,23 +109,6 @@ def _resolve(ref: Resource | None, candidates: list[Resource]) -> Resource | Non
     return ref
 
 
-def _decider(state: StayState) -> Resource | None:
-    episode = state.current_ready or (state.ready[-1] if state.ready else None)
-    if episode is None:
-        return None
-    for ext in _ext(state.encounter, codes.EXT_READY_DECIDED_BY):
-        ref = ext.get("valueReference") or {}
-        found = _resolve(ref, list(state.practitioners.values()))
-        if found is not ref:
-            return found
-        return {"name": [{"text": ref["display"]}]} if ref.get("display") else {"identifier": [ref]}
-    key = episode.decided_by
-    return next(
-        (p for k, p in state.practitioners.items() if key and k.endswith("|" + key)),
-        {"identifier": [{"value": key}]} if key else None,
-    )
-
-
 def _change(statement: Resource) -> str | None:
     return next((e.get("valueCode") for e in _ext(statement, codes.EXT_MED_CHANGE)), None)
 
@@ -150,19 +128,9 @@ class StayContext:
             return self._base
         s = self.state
         episode = s.current_ready or (s.ready[-1] if s.ready else None)
-        assessments: dict[str, Resource] = {}
-        for ext in _ext(s.encounter, EXT_READY_ASSESSMENT):
-            concept = ext.get("valueCodeableConcept") or {}
-            for coding in concept.get("coding") or ():
-                # assessed *and documented*: the text is the assessment
-                known = (
-                    coding.get("system") == GW_READY_ASSESSMENT and coding.get("code") in READY_ASSESSMENTS
-                )
-                if known and concept.get("text"):
-                    assessments[coding["code"]] = concept
         agreement = [
             e.get("valueString") or e.get("valueReference")
-            for e in _ext(s.encounter, EXT_MUNICIPAL_AGREEMENT)
+            for e in _ext(s.encounter, codes.EXT_MUNICIPAL_AGREEMENT)
         ]
         self._base = {
             "patient": s.patient or [],
@@ -177,13 +145,15 @@ class StayContext:
             "ready": (
                 {
                     "at": episode.ready_at,
-                    "declared": bool(_ext(s.encounter, codes.EXT_READY)),
-                    "decidedBy": _decider(s) or [],
+                    "declared": episode.declared,
+                    "decidedBy": {"name": [{"text": episode.decided_by_name}]}
+                    if episode.decided_by_name
+                    else [],
                 }
                 if episode
                 else []
             ),
-            "readyAssessments": assessments,
+            "readyAssessments": {code: True for code in episode.assessed} if episode else {},
             "discharge": local_facts(s.discharged_at) or [],
             "agreement": [a for a in agreement if a],
             "admissionMedications": s.medications_admission,
@@ -222,7 +192,7 @@ class StayContext:
         authors = [_resolve(a, candidates) for a in (composition or {}).get("author") or ()]
         ward_contact = next((a for a in authors if a and a.get("resourceType") == "Practitioner"), None)
         handed = sections.get("medicationHandedOut")
-        days = [e.get("valueInteger") for e in _ext(handed, codes.GW + "days-supplied")]
+        days = [e.get("valueInteger") for e in _ext(handed, codes.EXT_DAYS_SUPPLIED)]
         env = {
             **base,
             "composition": composition or [],
