@@ -39,7 +39,7 @@ def refused(path: Path) -> str:
 
 
 def test_the_shipped_packs_load() -> None:
-    """The national pack and the example local pack (which extends it) compile; the local one adds and escalates."""
+    """The national pack and the example local pack (extending it) compile; the local one adds and escalates."""
     national = load_packs([NATIONAL_PACK])
     local = load_packs([LOCAL_EXAMPLE_PACK])
     assert national.packs == ("national",) and local.packs == ("national", "fjordbyen")
