@@ -54,7 +54,7 @@ async def types_in_feed(gw: Client, her: str) -> list[str]:
 
 
 async def test_an_incomplete_report_is_held_and_released_by_its_correction(ruled: Client) -> None:
-    """A report without the children section is held (answer and stay say why); its correction goes out as N."""
+    """A report without the children section is held (answer and stay say why); its fix goes out as N."""
     stay = CompleteStay(with_epikrise=False)
     complete_sections = copy.deepcopy(stay.report_sections)
     stay.report_sections = [s for s in stay.report_sections if s["code"]["coding"][0]["code"] != "children"]
@@ -118,7 +118,7 @@ async def test_a_held_change_keeps_the_sent_version_in_force(ruled: Client) -> N
 
 
 async def test_logistics_go_out_flagged_and_warnings_travel_with_the_message(ruled: Client) -> None:
-    """A ready notice without the four assessments goes out tagged with the rules; a warning tags the report."""
+    """A ready notice lacking the four assessments goes out tagged with the rules; a warning tags a report."""
     stay = CompleteStay(with_epikrise=False, assessments={})
     stay.patient = b.patient(b.FNR_NO_GP)  # no GP: the local GP-copy rule warns
     stay.patient["contact"] = CompleteStay().patient["contact"]

@@ -39,7 +39,7 @@ def refused(path: Path) -> str:
 
 
 def test_the_shipped_packs_load() -> None:
-    """The national pack and the example local pack (extending it) compile; the local one adds and escalates."""
+    """Both shipped packs compile; the local one (extending the national) adds rules and escalates."""
     national = load_packs([NATIONAL_PACK])
     local = load_packs([LOCAL_EXAMPLE_PACK])
     assert national.packs == ("national",) and local.packs == ("national", "fjordbyen")
