@@ -33,6 +33,7 @@ from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
+from gateway.rules.packs import RuleBook, load_packs
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("app")
@@ -65,7 +66,8 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     # routing used is in the database beside the messages it produced.
     await store.replace_directory(entries_from_file(settings.directory))
     directory = EmbeddedDirectory(await store.read(lambda r: r.directory_entries()))
-    pipeline = Pipeline(directory, directory, Pseudonymizer.from_data_dir(settings.data_dir))
+    rules = RuleBook(load_packs(settings.rule_pack_paths))  # a bad pack stops the start: PackError
+    pipeline = Pipeline(directory, directory, Pseudonymizer.from_data_dir(settings.data_dir), rules)
     validator = ValidatorPool(settings.validation_workers) if settings.validation_workers > 0 else None
     if validator is not None:
         await validator.start()

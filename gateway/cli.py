@@ -13,6 +13,7 @@ from gateway.config import ConfigError, load_settings
 from gateway.intake import kith_files
 from gateway.protection import verify_cli
 from gateway.replay import runner as replay_runner
+from gateway.rules import cli as rules_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     verify_cli.add_parser(sub)
     kith_files.add_parser(sub)
     replay_runner.add_parser(sub)
+    rules_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -12,6 +12,7 @@ from gateway.directory.embedded import DEMO_DIRECTORY
 
 # the official KITH schemas, shipped with the project (copied byte for byte; see its SOURCES.md)
 BUNDLED_KITH_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "kith-xsd"
+NATIONAL_RULES = Path(__file__).resolve().parents[1] / "schemas" / "rules" / "national.yaml"
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,16 @@ class Settings:
     signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
     kith_schema_dir: Path = BUNDLED_KITH_SCHEMAS  # the official XSDs inbound KITH XML is validated against
+    # handover rule packs (docs/RULES.md), comma-separated; a pack brings what it extends; "" = none
+    rule_packs: str = str(NATIONAL_RULES)
 
     @property
     def database(self) -> Path:
         return self.data_dir / "gateway.sqlite"
+
+    @property
+    def rule_pack_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.rule_packs.split(",") if p.strip()]
 
 
 class ConfigError(Exception):

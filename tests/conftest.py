@@ -59,6 +59,9 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
             "data_dir": tmp_path / "data",
             "validation_workers": 0,
             "mllp_port": free_port(),
+            # tests of other behaviour post deliberately partial documents; the rules' own tests
+            # (tests/rules/) switch the packs on
+            "rule_packs": "",
             **overrides,
         },
     )

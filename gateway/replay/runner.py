@@ -182,14 +182,20 @@ def scenarios(paths: list[Path]) -> list[Path]:
 
 
 @contextlib.asynccontextmanager
-async def local_gateway(data_dir: Path, directory: Path) -> AsyncIterator[str]:
+async def local_gateway(data_dir: Path, directory: Path, rule_packs: str = "") -> AsyncIterator[str]:
     """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean."""
     from gateway.app import build_app
     from gateway.config import load_settings
 
     settings = load_settings(
         env={},
-        overrides={"data_dir": data_dir, "directory": directory, "validation_workers": 0, "mllp_port": 0},
+        overrides={
+            "data_dir": data_dir,
+            "directory": directory,
+            "validation_workers": 0,
+            "mllp_port": 0,
+            "rule_packs": rule_packs,
+        },
     )
     runner = web.AppRunner(build_app(settings), access_log=None)
     await runner.setup()
@@ -218,7 +224,7 @@ async def replay(args: argparse.Namespace) -> int:
                         Target(args.target, session), folder, recipients, args.update_expected
                     )
                 else:
-                    async with local_gateway(Path(tmp) / f"s{n}", args.directory) as base:
+                    async with local_gateway(Path(tmp) / f"s{n}", args.directory, args.rule_packs) as base:
                         verdict = await play(Target(base, session), folder, recipients, args.update_expected)
                 verdicts.append(verdict)
                 mark = "updated" if args.update_expected else ("ok" if verdict.passed else "DIFFERS")
@@ -243,7 +249,9 @@ async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack:
-            base = args.target or await stack.enter_async_context(local_gateway(Path(tmp), args.directory))
+            base = args.target or await stack.enter_async_context(
+                local_gateway(Path(tmp), args.directory, args.rule_packs)
+            )
             target = Target(base, session)
             done = accepted = 0
             started = time.perf_counter()
@@ -280,6 +288,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--directory", type=Path, default=DEMO_DIRECTORY, help="the directory the target uses")
     p.add_argument("--update-expected", action="store_true", help="record what is produced as expected")
     p.add_argument("--junit", type=Path, help="write a JUnit XML report here")
+    p.add_argument(
+        "--rule-packs",
+        default="",
+        help="handover rule packs for the in-process gateway, comma-separated (default: none, so a "
+        "scenario's expected messages are the pipeline's own; docs/RULES.md)",
+    )
     p.add_argument(
         "--repeat",
         type=int,
