@@ -7,16 +7,22 @@ import gc
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 from aiohttp import web
 
 from adapters.kith.xsd import KithSchemas
 from gateway.clock import Clock, SystemClock
+from gateway.compliance.rates import load_rates
+from gateway.compliance.service import Compliance
+from gateway.compliance.watcher import DeadlineWatcher, WatcherSettings
 from gateway.config import Settings
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
+from gateway.http.compliance import COMPLIANCE
+from gateway.http.compliance import add_routes as add_compliance_routes
 from gateway.http.correlation import correlation
 from gateway.http.kith import KITH_INTAKE
 from gateway.http.kith import add_routes as add_kith_routes
@@ -37,6 +43,7 @@ from gateway.rules.packs import RuleBook, load_packs
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("app")
+WATCHER = web.AppKey("watcher", DeadlineWatcher)
 
 
 @dataclass
@@ -107,6 +114,21 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
     return DeliverySettings(schedule=schedule, timeout=float(settings.delivery_timeout))
 
 
+def watcher_settings(settings: Settings) -> WatcherSettings:
+    return WatcherSettings(
+        interval=float(settings.watch_interval_seconds),
+        margin=timedelta(minutes=settings.escalation_margin_minutes),
+        lookback=timedelta(days=settings.watch_lookback_days),
+    )
+
+
+def build_compliance(parts: Parts) -> Compliance:
+    rates = load_rates(parts.settings.waiting_day_rate_paths)  # a bad rate file stops the start: RateError
+    return Compliance(
+        parts.store, parts.pipeline.rules, rates, parts.clock, float(parts.settings.receipt_deadline_hours)
+    )
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[correlation])
     app[MAX_BODY] = settings.max_body_bytes
@@ -140,13 +162,21 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         parts.intake.after_commit = after_commit
         app[DELIVERER], app[CLOCK], app[NEW_MESSAGES] = deliverer, parts.clock, new_messages
         delivering = asyncio.create_task(deliverer.run(), name="deliverer")
+        app[COMPLIANCE] = build_compliance(parts)
+        watcher = DeadlineWatcher(
+            parts.store, parts.clock, parts.pipeline.rules, parts.intake.metrics, watcher_settings(settings)
+        )
+        app[WATCHER] = watcher
+        watching = asyncio.create_task(watcher.run(), name="deadline-watcher")
         yield
+        watcher.stop()
         deliverer.stop()
-        try:
-            async with asyncio.timeout(10):
-                await delivering
-        except TimeoutError:
-            log.warning("deliverer_stop_timeout")
+        for name, task in (("deadline_watcher", watching), ("deliverer", delivering)):
+            try:
+                async with asyncio.timeout(10):
+                    await task
+            except TimeoutError:
+                log.warning(f"{name}_stop_timeout")
         mllp.close()
         await mllp.wait_closed()
         await parts.close()
@@ -157,5 +187,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     add_receipt_routes(app)
     add_stay_routes(app)
     add_kith_routes(app)
+    add_compliance_routes(app)
     app[RECEIPT_DEADLINE] = float(settings.receipt_deadline_hours)
     return app

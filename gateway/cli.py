@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway import logs
+from gateway.compliance import report_cli
 from gateway.config import ConfigError, load_settings
 from gateway.intake import kith_files
 from gateway.protection import verify_cli
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     kith_files.add_parser(sub)
     replay_runner.add_parser(sub)
     rules_cli.add_parsers(sub)
+    report_cli.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -26,6 +26,7 @@ from gateway.store.base import (
     StayRow,
     StoreUnavailable,
 )
+from gateway.store.sqlite_compliance import ComplianceSql
 from gateway.store.sqlite_delivery import DeliverySql
 
 T = TypeVar("T")
@@ -95,7 +96,7 @@ def _outbound(row: Sequence[Any], payload: bytes | None = None) -> OutboundRow:
     return OutboundRow(*row, payload=payload)
 
 
-class SqliteTx(DeliverySql):
+class SqliteTx(DeliverySql, ComplianceSql):
     """The Tx of gateway.store.base over one sqlite3 connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
