@@ -85,7 +85,9 @@ class Scene:
             ],
         }
         async with self.client.session.post(
-            self.client.base + "/receipts", data=orjson.dumps(ack), headers={"Content-Type": "application/fhir+json"}
+            self.client.base + "/receipts",
+            data=orjson.dumps(ack),
+            headers={"Content-Type": "application/fhir+json"},
         ) as resp:
             assert resp.status == 201, await resp.text()
 
