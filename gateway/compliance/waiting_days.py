@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from gateway.clock import OSLO, parse_fhir_datetime
+from gateway.clock import OSLO, iso, parse_fhir_datetime
 from gateway.compliance.obligations import Obligation
 from gateway.compliance.rates import RateTable
 from gateway.pipeline.stay import ReadyEpisode, StayState
@@ -76,17 +76,27 @@ def _end(
     return min(ends, key=lambda e: e[0]) if ends else None
 
 
+def _basis(latest: dict[str, Any] | None) -> str:
+    """Why a counted day counts: the municipality had not answered (or only unclearly), or had
+    said it cannot take the patient (yet: a "can" from a later date means "cannot" until then)."""
+    if latest is None:
+        return "no-answer"
+    return {"no": "cannot-receive", "yes": "cannot-receive-until-date"}.get(
+        str(latest.get("can_receive")), "unclear-answer"
+    )
+
+
 def _notice_reasons(obs: list[Obligation]) -> list[str]:
     reasons = []
     for ob in obs:
         if ob.verdict == "met":
             continue
         if ob.done_at is None:
-            reasons.append(f"{ob.rule_id}: {ob.message_type} not sent (due {ob.due.isoformat()})")
+            reasons.append(f"{ob.rule_id}: {ob.message_type} not sent (due {iso(ob.due)})")
         else:
             reasons.append(
                 f"{ob.rule_id}: {ob.message_type} sent late "
-                f"({ob.done_at.isoformat()}, due {ob.due.isoformat()})"
+                f"({iso(ob.done_at)}, due {iso(ob.due)})"
             )
     return reasons
 
@@ -129,13 +139,13 @@ def episode_days(
     while d < last:
         said = [a for a in sorted_answers if local_date(a["at"]) <= d]
         latest = said[-1] if said else None
-        basis = "cannot-receive" if latest and latest.get("can_receive") == "no" else "no-answer"
+        basis = _basis(latest)
         rate = rates.rate(d.year)
         days.append(
             {
                 "date": d.isoformat(),
                 "basis": basis,
-                "answer": latest.get("message_id") if latest and basis == "cannot-receive" else None,
+                "answer": latest.get("message_id") if latest else None,
                 "rate": rate,
                 "amount": rate,
             }

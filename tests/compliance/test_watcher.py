@@ -9,7 +9,6 @@ import sqlite3
 
 import structlog
 
-from adapters.fhir import codes
 from gateway.clock import ManualClock
 from gateway.compliance.watcher import DeadlineWatcher, WatcherSettings
 from gateway.rules.packs import RuleBook
