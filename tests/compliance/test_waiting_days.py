@@ -23,7 +23,7 @@ def enc(**kw: object) -> dict:
 
 
 async def admitted_and_ready(world: Scene, ready: str = READY, **kw: str) -> tuple[int, str]:
-    """A01 at ADMIT, A16 at `ready` (both on time unless `arrives` says otherwise): (stay id, ready notice id)."""
+    """A01 at ADMIT, A16 at `ready` (on time unless `arrives` says otherwise): (stay id, ready notice id)."""
     await world.post(ADMIT, "A01", b.patient(), enc())
     await world.post(ready, "A16", b.patient(), enc(ready=ready), **kw)
     [notice] = await world.message_ids(ALLOCATION, "LOG_UTSKRIVNINGSKLAR")
@@ -95,7 +95,7 @@ async def test_a_still_waiting_patient_counts_the_days_ended_so_far(world: Scene
 
 async def test_a_ready_notice_sent_the_next_day_makes_the_episode_not_billable(world: Scene) -> None:
     """The A16 (ready Wednesday) reached the gateway Thursday morning: the notice was late, so no payment."""
-    stay_id, notice = await admitted_and_ready(world, arrives="2024-03-07T08:00:00+01:00")
+    stay_id, _ = await admitted_and_ready(world, arrives="2024-03-07T08:00:00+01:00")
     await world.post("2024-03-09T11:00:00+01:00", "A03", b.patient(), enc(end="2024-03-09T11:00:00+01:00"))
     days = await world.get(f"/stays/{stay_id}/waiting-days")
     [ep] = days["episodes"]
@@ -107,7 +107,7 @@ async def test_a_ready_notice_sent_the_next_day_makes_the_episode_not_billable(w
 
 
 async def test_a_late_24_hour_notice_makes_the_stay_not_billable(world: Scene) -> None:
-    """The A01 arrived 30 hours after admission: the 24-hour notice was late, so no waiting day is billable."""
+    """The A01 arrived 30 hours after admission: the 24-hour notice was late, so no day is billable."""
     await world.post(ADMIT, "A01", b.patient(), enc(), arrives="2024-03-05T15:00:00+01:00")
     await world.post(READY, "A16", b.patient(), enc(ready=READY))
     await world.post("2024-03-09T11:00:00+01:00", "A03", b.patient(), enc(end="2024-03-09T11:00:00+01:00"))
