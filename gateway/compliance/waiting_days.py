@@ -95,8 +95,7 @@ def _notice_reasons(obs: list[Obligation]) -> list[str]:
             reasons.append(f"{ob.rule_id}: {ob.message_type} not sent (due {iso(ob.due)})")
         else:
             reasons.append(
-                f"{ob.rule_id}: {ob.message_type} sent late "
-                f"({iso(ob.done_at)}, due {iso(ob.due)})"
+                f"{ob.rule_id}: {ob.message_type} sent late ({iso(ob.done_at)}, due {iso(ob.due)})"
             )
     return reasons
 

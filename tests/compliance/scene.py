@@ -103,3 +103,30 @@ async def scene(tmp_path: Path, start: str, **overrides: Any) -> AsyncIterator[S
     async with aiohttp.ClientSession() as session:
         yield Scene(Client(str(server.make_url("")).rstrip("/"), session, settings), app, clock)
     await server.close()
+
+
+def complete_epikrise(
+    visit: str, start: str, end: str, when: str, patient: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An epikrise the national rules let through (main diagnosis, follow-up, responsibility,
+    medication section), sent at `when`."""
+    from adapters.fhir import codes
+    from tests.rules.complete_stay import CompleteStay, section
+
+    comp = b.composition(f"EPI-{visit}", codes.LOINC_EPIKRISE, date=when, sections={})
+    comp["section"] = [
+        section("AA", "Innlagt med hjertesvikt.", codes.SECTION_8311),
+        section("OP", "Fastlege kontrollerer kreatinin om 1 uke.", codes.SECTION_8311),
+        section("ME", None, codes.SECTION_8311),
+        section("responsibility", "Fastlegen overtar oppfølgingen."),
+    ]
+    condition = CompleteStay().conditions[0]
+    return b.message(
+        "T02",
+        patient or b.patient(),
+        b.encounter(visit, start=start, end=end),
+        comp,
+        condition,
+        focus=comp,
+        event_time=when,
+    )
