@@ -36,7 +36,8 @@ async def four_stays(world: Scene) -> None:
        every message receipted within the hour. Messages: LOG_INNLAGT, HELSEOPPL_SOKNAD, GP note (A01),
        LOG_UTSKRIVNINGSKLAR (A16), LOG_UTSKREVET, GP note (A03), EPIKRISE = 7.
     S2 D1 Ringsaker: admitted Mon 11th 09:00 but the A01 reached us Tue 12th 12:00 (24-hour notice late),
-       ready Wed 13th 10:00, discharged Fri 15th 10:00, epikrise Tue 19th 10:00 (4 days). 7 messages, no receipts.
+       ready Wed 13th 10:00, discharged Fri 15th 10:00, epikrise Tue 19th 10:00 (4 days).
+       7 messages, no receipts.
     S3 D2 Hamar: admitted Mon 18th 09:00, ready Wed 20th 10:00 but the A16 reached us Thu 21st 08:00 (ready
        notice late), discharged Fri 22nd 10:00, no epikrise. 6 messages, each receipted 100 h after sending.
     S4 D2 Hamar, no municipal services expected: admitted Mon 25th, discharged Wed 27th 10:00, epikrise 20:00.
@@ -190,7 +191,7 @@ async def test_the_csv_has_one_row_per_group_and_a_total(world: Scene) -> None:
 
 
 async def test_the_html_page_has_an_inline_chart_and_a_strict_policy(world: Scene) -> None:
-    """The page draws bars in inline SVG (no scripts, nothing fetched) and is served with default-src 'none'."""
+    """The page draws bars in inline SVG (no scripts, nothing fetched), served with default-src 'none'."""
     await four_stays(world)
     status, page, headers = await world.text(f"/reports/compliance?{PERIOD}&format=html")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
@@ -217,7 +218,7 @@ async def test_a_bad_period_or_format_is_refused_with_the_reason(world: Scene) -
 
 
 async def test_gateway_report_prints_the_same_figures(world: Scene) -> None:
-    """`gateway report --from --to --format json|csv` on the gateway's data directory gives the API's figures."""
+    """`gateway report --from --to --format json|csv` on the data directory gives the API's figures."""
     await four_stays(world)
     api = await world.get(f"/reports/compliance?{PERIOD}")
     cmd = [sys.executable, "-m", "gateway.cli", "report", "--from", "2024-03-01", "--to", "2024-03-31"]
