@@ -79,16 +79,9 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     if validator is not None:
         await validator.start()
     kith = KithIntake(store, clock, schemas, pipeline.pseudonym, settings.max_body_bytes)
-    return Parts(
-        settings,
-        store,
-        directory,
-        pipeline,
-        Intake(store, pipeline, clock, validator),
-        clock,
-        validator,
-        kith,
-    )
+    intake = Intake(store, pipeline, clock, validator)
+    kith.metrics = intake.metrics  # KITH documents count as events in, channel "kith"
+    return Parts(settings, store, directory, pipeline, intake, clock, validator, kith)
 
 
 async def _hl7(intake: Intake, raw: bytes) -> bytes | None:

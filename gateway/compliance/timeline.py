@@ -39,17 +39,18 @@ def timeline(record: StayRecord, state: StayState, items: list[ComplianceItem]) 
         kind = KINDS.get(e.event_code, "event")
         if e.event_code == "A03" and state.died_at and state.died_at == e.event_time:
             kind = "death"
+        # KITH documents are keyed "kith:<MsgId>" in the inbound table; the source names the MsgId
+        stored = record.inbound_ids.get(e.inbound_seq) or ""
+        channel = "kith" if stored.startswith("kith:") else "epj"
+        source_id = stored.removeprefix("kith:")
         entry: dict[str, Any] = {
             "time": e.event_time,
             "kind": kind,
             "code": e.event_code,
-            "source": {
-                "inboundMessageId": record.inbound_ids.get(e.inbound_seq),
-                "inboundSeq": e.inbound_seq,
-            },
+            "source": {"channel": channel, "inboundMessageId": source_id, "inboundSeq": e.inbound_seq},
         }
         if e.event_code == READY_ANSWER:
-            a = answers.get(record.inbound_ids.get(e.inbound_seq)) or {}
+            a = answers.get(source_id) or {}
             entry["answer"] = {k: a.get(k) for k in ("can_receive", "from", "answers", "received")}
         if e.event_code == "T02" and (doc := docs.get(e.inbound_seq)) is not None:
             entry["document"] = {"id": doc.doc_id, "kind": doc.kind, "status": doc.status}

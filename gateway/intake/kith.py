@@ -30,6 +30,7 @@ from adapters.problems import Problem
 from gateway.clock import Clock, iso
 from gateway.errors import answer_for, http_for_apprec
 from gateway.ids import new_id
+from gateway.metrics import Metrics
 from gateway.pipeline.stay import DIALOG_NOTE, READY_ANSWER, fold
 from gateway.privacy import Pseudonymizer
 from gateway.store.base import OutboundRow, Store, StoreUnavailable, Tx
@@ -93,17 +94,27 @@ class KithIntake:
         self.schemas = schemas
         self.pseudonym = pseudonym
         self.max_bytes = max_bytes
+        self.metrics: Metrics | None = None  # the gateway's counters (events in), set by the app
 
     async def receive(self, body: bytes) -> KithReply:
         """One document from HTTP or a file: its answer, after it is durable."""
+        reply, kind = await self._receive(body)
+        if self.metrics is not None:
+            result = "accepted" if reply.status < 400 else "rejected"
+            self.metrics.events.labels(CHANNEL, kind, result).inc()
+        return reply
+
+    async def _receive(self, body: bytes) -> tuple[KithReply, str]:
         now = iso(self.clock.now())
+        kind = "unknown"
         try:
             inbound = read_inbound(body, self.schemas, self.max_bytes)
+            kind = "APPREC" if inbound.apprec is not None else "DIALOG"
         except KithRejected as exc:
             log.info("kith_rejected", problems=[f"{p.location}: {p.kind}" for p in exc.problems])
             status = max(answer_for(p.kind).http for p in exc.problems)
             if exc.header is None:
-                return problem_reply(status, exc.problems)
+                return problem_reply(status, exc.problems), kind
             unit = self._rejected_unit(exc.header, exc.problems, body, now)
         else:
             if inbound.apprec is not None:
@@ -118,8 +129,8 @@ class KithIntake:
             return problem_reply(
                 answer_for("transient").http,
                 [Problem("$", "transient", "the gateway could not store it; send it again")],
-            )
-        return KithReply(_status_of(response), response, content_type)
+            ), kind
+        return KithReply(_status_of(response), response, content_type), kind
 
     def _once(
         self,
