@@ -16,6 +16,7 @@ RUNS = {
     "bench_e2e.py": (["--stays", "10", "--lanes", "2", "--rate", "20", "--seconds", "1"], "events/s"),
     "bench_delivery.py": (["--messages", "120", "--rate", "60", "--seconds", "1"], "deliveries/s"),
     "bench_kith_inbound.py": (["--rounds", "50"], "CPU per document"),
+    "bench_watcher.py": (["--stays", "10"], "watcher step"),
 }
 
 

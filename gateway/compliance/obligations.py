@@ -73,12 +73,12 @@ def sent_notices(
     ]
 
 
-def applies(rule: Rule, state: StayState, recipients: dict[str, str]) -> bool:
+def applies(rule: Rule, ctx: StayContext) -> bool:
     """A timing rule's `when`, on the stay as it is now (e.g. the 24-hour notice only when
     municipal services are expected). A `when` that cannot run counts as applying."""
     if rule.compiled_when is None:
         return True
-    root, env = StayContext(state, recipients, "").environment(None, None)
+    root, env = ctx.environment(None, None)
     try:
         return truthy(rule.compiled_when(root, env))
     except Exception as exc:  # a rule that cannot run must not hide a deadline
@@ -127,11 +127,11 @@ def obligations(
     now: datetime,
 ) -> list[Obligation]:
     """Every timing obligation of the stay under the rules in force, judged at `now`."""
-    recipients = {o.recipient_kind: o.recipient_her for o in outbound}
+    ctx = StayContext(state, {o.recipient_kind: o.recipient_her for o in outbound}, "")  # built once, lazily
     out: list[Obligation] = []
     for rule in rules.rules:
         d = rule.deadline
-        if d is None or not applies(rule, state, recipients):
+        if d is None or not applies(rule, ctx):
             continue
         if d.after == "sent":
             for o in outbound:

@@ -104,7 +104,12 @@ class Compliance:
 
     async def report(self, start: date, end: date) -> dict[str, Any]:
         since = iso(datetime.combine(start, time(), OSLO).astimezone(UTC) - timedelta(days=1))
-        records = await self.store.read(lambda r: r.stay_records(since))
-        return compliance_report(
-            records, self.rules.current, self.rates, self.clock.now(), start, end, self.receipt_hours
-        )
+        rules, now = self.rules.current, self.clock.now()
+
+        def build(r: Reader) -> dict[str, Any]:
+            # on the store's reader thread, so a large period does not stall the event loop
+            return compliance_report(
+                r.stay_records(since), rules, self.rates, now, start, end, self.receipt_hours
+            )
+
+        return await self.store.read(build)

@@ -24,7 +24,7 @@ from gateway.compliance.obligations import Obligation, obligations
 from gateway.metrics import Metrics
 from gateway.pipeline.stay import fold
 from gateway.rules.packs import RuleBook
-from gateway.store.base import ComplianceItem, StayRecord, Store, Tx
+from gateway.store.base import ComplianceItem, Reader, StayRecord, Store, Tx
 
 log = structlog.get_logger("watcher")
 
@@ -102,18 +102,21 @@ class DeadlineWatcher:
         now = self.clock.now()
         since = iso(now - self.settings.lookback)
 
-        def read(r: object) -> list[StayRecord]:
-            records = r.stay_records(since)  # type: ignore[attr-defined]
-            seen = {rec.stay.stay_id for rec in records}
-            extra = [s for s in r.open_item_stays() if s not in seen]  # type: ignore[attr-defined]
-            return records + (r.stay_records(None, extra) if extra else [])  # type: ignore[attr-defined]
+        rules, margin = self.rules.current, self.settings.margin
 
-        records = await self.store.read(read)
-        rules = self.rules.current
-        items: list[ComplianceItem] = []
-        for rec in records:
-            found = obligations(rules, fold(rec.events), rec.outbound, rec.receipts, now)
-            items += items_for(rec, found, now, self.settings.margin)
+        def evaluate(r: Reader) -> list[ComplianceItem]:
+            # runs on the store's reader thread: the event loop keeps serving while stays are judged
+            records = r.stay_records(since)
+            seen = {rec.stay.stay_id for rec in records}
+            extra = [s for s in r.open_item_stays() if s not in seen]
+            records += r.stay_records(None, extra) if extra else []
+            items: list[ComplianceItem] = []
+            for rec in records:
+                found = obligations(rules, fold(rec.events), rec.outbound, rec.receipts, now)
+                items += items_for(rec, found, now, margin)
+            return items
+
+        items = await self.store.read(evaluate)
         if not items:
             return []
 
