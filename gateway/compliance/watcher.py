@@ -87,6 +87,22 @@ def items_for(
     return items
 
 
+def changes(
+    items: list[ComplianceItem], known: dict[tuple[int, str, str, str], str | None]
+) -> list[ComplianceItem]:
+    """Only what the store does not know yet: a new item, or the closing of an open one. In the
+    steady state that is nothing, so a step writes nothing (upsert_items would ignore the rest)."""
+    out = []
+    for it in items:
+        key = (it.stay_id, it.rule_id, it.episode, it.kind)
+        if key not in known:
+            if not (it.kind == "escalated" and it.closed_at):
+                out.append(it)
+        elif known[key] is None and it.closed_at is not None:
+            out.append(it)
+    return out
+
+
 @dataclass
 class DeadlineWatcher:
     store: Store
@@ -114,7 +130,7 @@ class DeadlineWatcher:
             for rec in records:
                 found = obligations(rules, fold(rec.events), rec.outbound, rec.receipts, now)
                 items += items_for(rec, found, now, margin)
-            return items
+            return changes(items, r.item_states([rec.stay.stay_id for rec in records]))
 
         items = await self.store.read(evaluate)
         if not items:

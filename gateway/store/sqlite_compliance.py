@@ -105,6 +105,21 @@ class ComplianceSql:
         )
         return [_item(r) for r in rows]
 
+    def item_states(self, stay_ids: Sequence[int]) -> dict[tuple[int, str, str, str], str | None]:
+        """(stay, rule, episode, kind) → closed_at of every item of these stays."""
+        out: dict[tuple[int, str, str, str], str | None] = {}
+        ids = list(stay_ids)
+        for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.c.execute(
+                "SELECT stay_id, rule_id, episode, kind, closed_at FROM compliance_items "
+                f"WHERE stay_id IN ({marks})",
+                chunk,
+            ):
+                out[(r[0], r[1], r[2], r[3])] = r[4]
+        return out
+
     def open_item_stays(self) -> list[int]:
         return [
             r[0]
