@@ -116,7 +116,7 @@ def watcher_settings(settings: Settings) -> WatcherSettings:
 
 
 def build_compliance(parts: Parts) -> Compliance:
-    rates = load_rates(parts.settings.waiting_day_rate_paths)  # a bad rate file stops the start: RateError
+    rates = load_rates(parts.settings.waiting_day_rate_paths)
     return Compliance(
         parts.store, parts.pipeline.rules, rates, parts.clock, float(parts.settings.receipt_deadline_hours)
     )
@@ -128,6 +128,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
 
     async def parts_ctx(app: web.Application) -> AsyncIterator[None]:
         parts = await build_parts(settings, clock)
+        try:
+            app[COMPLIANCE] = build_compliance(parts)  # a bad rate file stops the start: RateError
+        except Exception:
+            await parts.close()
+            raise
         app[STORE], app[INTAKE], app[KITH_INTAKE] = parts.store, parts.intake, parts.kith
         # Everything built so far lives as long as the process; keeping it out of the cyclic
         # collector's scans is worth ~5 % of intake CPU (docs/PERFORMANCE.md).
@@ -155,7 +160,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         parts.intake.after_commit = after_commit
         app[DELIVERER], app[CLOCK], app[NEW_MESSAGES] = deliverer, parts.clock, new_messages
         delivering = asyncio.create_task(deliverer.run(), name="deliverer")
-        app[COMPLIANCE] = build_compliance(parts)
         watcher = DeadlineWatcher(
             parts.store, parts.clock, parts.pipeline.rules, parts.intake.metrics, watcher_settings(settings)
         )

@@ -220,3 +220,19 @@ async def test_an_unknown_stay_has_no_waiting_days(world: Scene) -> None:
     """404 for a stay that does not exist, 400 for a stay id that is not a number."""
     assert (await world.client.get_json("/stays/99/waiting-days"))[0] == 404
     assert (await world.client.get_json("/stays/x/waiting-days"))[0] == 400
+
+
+async def test_a_bad_rate_file_stops_the_gateway_from_starting(tmp_path: Path) -> None:
+    """A configured rate file that changes a shipped year's rate refuses the start, naming the file."""
+    from aiohttp.test_utils import TestServer
+
+    from gateway.app import build_app
+    from tests.conftest import settings_for
+
+    bad = tmp_path / "wrong.yaml"
+    bad.write_text("rates:\n  2023: 9999\n", encoding="utf-8")
+    settings = settings_for(tmp_path, waiting_day_rates=f"{SHIPPED_RATES},{bad}")
+    server = TestServer(build_app(settings), host="127.0.0.1")
+    with pytest.raises(RateError, match=r"wrong\.yaml: rates\.2023"):
+        await server.start_server()
+    await server.close()
