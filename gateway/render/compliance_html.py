@@ -57,7 +57,7 @@ def chart(groups: list[dict[str, Any]]) -> str:
     rows.append(
         f'<line x1="{target_x}" y1="10" x2="{target_x}" y2="{height - 5}" '
         'stroke="#c0392b" stroke-dasharray="4 3"/>'
-        f'<text x="{target_x + 3}" y="12" font-size="10" fill="#c0392b">70 %</text>'
+        f'<text x="{target_x + 3}" y="12" font-size="10" fill="#c0392b">70 % (epikrise target)</text>'
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Shares per group" '
@@ -73,10 +73,10 @@ def render_report(report: dict[str, Any]) -> str:
     body = []
     for g in [*report["groups"], {"dimension": "total", "group": "all", **report["total"]}]:
         cells = "".join(f"<td>{_pct(g[k]['share'])} ({g[k]['count']}/{g[k]['of']})</td>" for k in INDICATORS)
-        amount = f"{g['waitingDayAmount']:,}".replace(",", " ")
+        amount = f"{g['waitingDayAmount']:,}".replace(",", "\u00a0")  # 11 490, never broken over lines
         body.append(
             f"<tr><td>{escape(g['dimension'])}</td><td>{escape(str(g['group']))}</td>{cells}"
-            f"<td>{g['waitingDays']}</td><td>{amount} {escape(report['currency'])}</td></tr>"
+            f"<td>{g['waitingDays']}</td><td>{amount}\u00a0{escape(report['currency'])}</td></tr>"
         )
     legend = "".join(
         f'<span><i class="swatch" style="background:{COLOURS[k]}"></i>{escape(LABELS[k])}</span>'

@@ -3,19 +3,25 @@ out by hand, as JSON, CSV, an HTML page with an inline chart, and from `gateway 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 from gateway.clock import iso, parse_fhir_datetime
 from tests import builders as b
 from tests.compliance.scene import Scene, complete_epikrise
 
 PERIOD = "from=2024-03-01&to=2024-03-31"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def enc(visit: str, start: str, dept: str = "8000011", **kw: Any) -> dict[str, Any]:
@@ -202,7 +208,7 @@ async def test_the_html_page_has_an_inline_chart_and_a_strict_policy(world: Scen
         and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     )
     assert "Epikrise within 1 day: 50.0 % (1/2)" in page  # D1's bar title
-    assert "11 490 NOK" in page
+    assert "11\u00a0490\u00a0NOK" in page  # no-break spaces: the amount stays on one line
 
 
 async def test_a_bad_period_or_format_is_refused_with_the_reason(world: Scene) -> None:
@@ -237,3 +243,31 @@ async def test_gateway_report_prints_the_same_figures(world: Scene) -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "'from' must not be after 'to'" in bad.stderr
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+async def test_the_report_page_renders_in_chromium_under_its_policy(world: Scene) -> None:
+    """Headless Chromium, fetching the page from the gateway (its CSP applies), renders chart and table."""
+    await four_stays(world)
+    with tempfile.TemporaryDirectory() as profile:
+        proc = await asyncio.create_subprocess_exec(
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            f"{world.client.base}/reports/compliance?{PERIOD}&format=html",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        dom, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = dom.decode()
+    assert "<h1>Compliance 2024-03-01 – 2024-03-31</h1>" in text
+    assert text.count("<rect ") == 4 * 4  # four groups, four charted shares each
+    assert "72.0 % (18/25)" in text  # the total's share without receipt, as worked out above
