@@ -7,6 +7,7 @@ import gc
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 import yaml
@@ -17,12 +18,17 @@ from gateway.auth.from_settings import add_dev_routes, build_verifier
 from gateway.auth.middleware import RATE_LIMITER, VERIFIER, authenticate
 from gateway.auth.ratelimit import RateLimiter
 from gateway.clock import Clock, SystemClock
+from gateway.compliance.rates import load_rates
+from gateway.compliance.service import Compliance
+from gateway.compliance.watcher import DeadlineWatcher, WatcherSettings
 from gateway.config import ConfigError, Settings, check_security
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
 from gateway.http.audit import AUDITOR, Auditor
 from gateway.http.audit import add_routes as add_audit_routes
+from gateway.http.compliance import COMPLIANCE
+from gateway.http.compliance import add_routes as add_compliance_routes
 from gateway.http.correlation import correlation
 from gateway.http.kith import KITH_INTAKE
 from gateway.http.kith import add_routes as add_kith_routes
@@ -41,10 +47,12 @@ from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
 from gateway.render.kith_output import KithOutput
+from gateway.rules.packs import RuleBook, load_packs
 from gateway.store.cipher import Cipher, NoCipher, dev_key_file, load_keys
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("app")
+WATCHER = web.AppKey("watcher", DeadlineWatcher)
 
 
 @dataclass
@@ -94,22 +102,15 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     # routing used is in the database beside the messages it produced.
     await store.replace_directory(entries_from_file(settings.directory))
     directory = EmbeddedDirectory(await store.read(lambda r: r.directory_entries()))
-    pipeline = Pipeline(directory, directory, Pseudonymizer.from_data_dir(settings.data_dir))
+    rules = RuleBook(load_packs(settings.rule_pack_paths))  # a bad pack stops the start: PackError
+    pipeline = Pipeline(directory, directory, Pseudonymizer.from_data_dir(settings.data_dir), rules)
     validator = ValidatorPool(settings.validation_workers) if settings.validation_workers > 0 else None
     if validator is not None:
         await validator.start()
     kith = KithIntake(store, clock, schemas, pipeline.pseudonym, settings.max_body_bytes)
-    return Parts(
-        settings,
-        store,
-        directory,
-        pipeline,
-        Intake(store, pipeline, clock, validator),
-        clock,
-        validator,
-        kith,
-        schemas,
-    )
+    intake = Intake(store, pipeline, clock, validator)
+    kith.metrics = intake.metrics  # KITH documents count as events in, channel "kith"
+    return Parts(settings, store, directory, pipeline, intake, clock, validator, kith, schemas)
 
 
 def mllp_senders(settings: Settings) -> dict[str, str] | None:
@@ -159,6 +160,21 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
     return DeliverySettings(schedule=schedule, timeout=float(settings.delivery_timeout))
 
 
+def watcher_settings(settings: Settings) -> WatcherSettings:
+    return WatcherSettings(
+        interval=float(settings.watch_interval_seconds),
+        margin=timedelta(minutes=settings.escalation_margin_minutes),
+        lookback=timedelta(days=settings.watch_lookback_days),
+    )
+
+
+def build_compliance(parts: Parts) -> Compliance:
+    rates = load_rates(parts.settings.waiting_day_rate_paths)
+    return Compliance(
+        parts.store, parts.pipeline.rules, rates, parts.clock, float(parts.settings.receipt_deadline_hours)
+    )
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     check_security(settings)  # refuse to build a gateway with authentication half-configured
     senders = mllp_senders(settings)
@@ -171,6 +187,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
 
     async def parts_ctx(app: web.Application) -> AsyncIterator[None]:
         parts = await build_parts(settings, clock)
+        try:
+            app[COMPLIANCE] = build_compliance(parts)  # a bad rate file stops the start: RateError
+        except Exception:
+            await parts.close()
+            raise
         app[STORE], app[INTAKE], app[KITH_INTAKE] = parts.store, parts.intake, parts.kith
         app[VERIFIER] = build_verifier(settings, parts.directory)
         app[AUDITOR] = Auditor(parts.store, parts.clock)
@@ -203,13 +224,20 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         parts.intake.after_commit = after_commit
         app[DELIVERER], app[CLOCK], app[NEW_MESSAGES] = deliverer, parts.clock, new_messages
         delivering = asyncio.create_task(deliverer.run(), name="deliverer")
+        watcher = DeadlineWatcher(
+            parts.store, parts.clock, parts.pipeline.rules, parts.intake.metrics, watcher_settings(settings)
+        )
+        app[WATCHER] = watcher
+        watching = asyncio.create_task(watcher.run(), name="deadline-watcher")
         yield
+        watcher.stop()
         deliverer.stop()
-        try:
-            async with asyncio.timeout(10):
-                await delivering
-        except TimeoutError:
-            log.warning("deliverer_stop_timeout")
+        for name, task in (("deadline_watcher", watching), ("deliverer", delivering)):
+            try:
+                async with asyncio.timeout(10):
+                    await task
+            except TimeoutError:
+                log.warning(f"{name}_stop_timeout")
         mllp.close()
         await mllp.wait_closed()
         await parts.close()
@@ -222,5 +250,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     add_kith_routes(app)
     add_audit_routes(app)
     add_dev_routes(app, settings)
+    add_compliance_routes(app)
     app[RECEIPT_DEADLINE] = float(settings.receipt_deadline_hours)
     return app

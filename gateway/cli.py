@@ -10,10 +10,12 @@ from aiohttp import web
 
 from gateway import logs
 from gateway.auth import token_cli
+from gateway.compliance import report_cli
 from gateway.config import ConfigError, check_security, load_settings
 from gateway.intake import kith_files
 from gateway.protection import verify_cli
 from gateway.replay import runner as replay_runner
+from gateway.rules import cli as rules_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     kith_files.add_parser(sub)
     replay_runner.add_parser(sub)
     token_cli.add_parser(sub)
+    rules_cli.add_parsers(sub)
+    report_cli.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -12,6 +12,8 @@ from gateway.directory.embedded import DEMO_DIRECTORY
 
 # the official KITH schemas shipped with the gateway, byte for byte (schemas/kith-xsd/SOURCES.md)
 KITH_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "kith-xsd"
+NATIONAL_RULES = Path(__file__).resolve().parents[1] / "schemas" / "rules" / "national.yaml"
+WAITING_DAY_RATES = Path(__file__).resolve().parents[1] / "schemas" / "waiting-day-rates.yaml"
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,26 @@ class Settings:
     payload_keys: Path | None = None
     payload_encryption: str = "auto"  # auto = as above; off = never (e.g. to measure its cost)
     mllp_client_senders: Path | None = None  # YAML: client certificate CN -> the institution's HER-id
+    # handover rule packs (docs/RULES.md), comma-separated; a pack brings what it extends; "" = none
+    rule_packs: str = str(NATIONAL_RULES)
+    # the deadline watcher and waiting days (docs/COMPLIANCE.md)
+    watch_interval_seconds: int = 60  # how often the timing rules are evaluated
+    escalation_margin_minutes: int = 120  # a held message this close to its deadline is escalated
+    watch_lookback_days: int = 14  # stays untouched for longer (and with nothing open) are not watched
+    # rate files, comma-separated: the shipped table first; a later file adds years
+    waiting_day_rates: str = str(WAITING_DAY_RATES)
 
     @property
     def database(self) -> Path:
         return self.data_dir / "gateway.sqlite"
+
+    @property
+    def waiting_day_rate_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.waiting_day_rates.split(",") if p.strip()]
+
+    @property
+    def rule_pack_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.rule_packs.split(",") if p.strip()]
 
 
 class ConfigError(Exception):

@@ -51,9 +51,39 @@ class Metrics:
             "gateway_messages_held", "Outbound messages held back as incomplete", registry=self.registry
         )
 
-    def render(self, deliveries: dict[str, int], receipts_missing: int, held: int) -> bytes:
+        # the deadline watcher (gateway/compliance/watcher.py): counted when first seen ...
+        self.overdue = Counter(
+            "gateway_deadlines_missed_total",
+            "Deadlines of the rule pack's timing rules seen missed, by rule",
+            ["rule"],
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "gateway_held_escalations_total",
+            "Held messages escalated as their deadline neared, by message type",
+            ["type"],
+            registry=self.registry,
+        )
+        # ... and the ones still open, read from the store at scrape time
+        self.open_items = Gauge(
+            "gateway_compliance_items_open",
+            "Open overdue deadlines and escalated held messages, by kind and rule",
+            ["kind", "rule"],
+            registry=self.registry,
+        )
+
+    def render(
+        self,
+        deliveries: dict[str, int],
+        receipts_missing: int,
+        held: int,
+        open_items: dict[tuple[str, str], int] | None = None,
+    ) -> bytes:
         for state in ("pending", "delivered", "dead"):
             self.deliveries.labels(state).set(deliveries.get(state, 0))
         self.receipts_missing.set(receipts_missing)
         self.held.set(held)
+        self.open_items.clear()  # a closed item's series must drop to nothing, not stay at its last count
+        for (kind, rule), count in (open_items or {}).items():
+            self.open_items.labels(kind, rule).set(count)
         return generate_latest(self.registry)

@@ -62,6 +62,9 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
             "validation_workers": 0,
             "mllp_port": free_port(),
             "auth_mode": "development",
+            # tests of other behaviour post deliberately partial documents; the rules' own tests
+            # (tests/rules/) switch the packs on
+            "rule_packs": "",
             **overrides,
         },
     )

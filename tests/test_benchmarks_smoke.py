@@ -18,6 +18,7 @@ RUNS = {
     "bench_delivery.py": (["--messages", "120", "--rate", "60", "--seconds", "1"], "deliveries/s"),
     "bench_kith_inbound.py": (["--rounds", "50"], "CPU per document"),
     "bench_cipher.py": (["--events", "200"], "seals/s"),
+    "bench_watcher.py": (["--stays", "10"], "watcher step"),
 }
 
 

@@ -34,6 +34,13 @@ EXT_READY_DECIDED_BY = GW + "ready-decided-by"
 EXT_SERVICES_EXPECTED = GW + "municipal-services-expected"
 EXT_MED_CHANGE = GW + "medication-change"
 EXT_DIAGNOSIS_RANK = GW + "diagnosis-rank"
+EXT_READY_ASSESSMENT = GW + "ready-assessment"  # one per ready criterion (docs/FHIR-PROFILE.md)
+READY_ASSESSMENT = GW + "ready-assessment"  # its code system
+EXT_MUNICIPAL_AGREEMENT = GW + "municipal-agreement"
+EXT_DAYS_SUPPLIED = GW + "days-supplied"
+DISCHARGE_CONTENT = GW + "discharge-content"  # section codes for discharge content (docs/RULES.md)
+SECTION_9141 = "urn:oid:2.16.578.1.12.4.1.1.9141"  # Overskrifter for sykepleiedokumentasjon
+SECTION_9142 = "urn:oid:2.16.578.1.12.4.1.1.9142"  # Medisinskfaglige opplysninger
 EXT_CONVERSATION_REF = GW + "conversation-ref"
 EXT_PARENT_REF = GW + "parent-ref"
 EXT_DISPATCH_STATUS = GW + "dispatch-status"
@@ -42,6 +49,7 @@ EXT_GP_CLASS = GW + "gp-classification"
 EXT_HELSEOPPL_TYPE = GW + "helseopplysninger-type"
 GW_MESSAGE_TYPE = GW + "message-type"
 GW_GP_CLASS = GW + "gp-classification"
+GW_RULE = GW + "rule"  # a handover rule id (docs/RULES.md)
 
 # Inbound HL7 v2 trigger events the gateway understands (table 0003), plus T02 for documents.
 ADT_EVENTS = frozenset({"A01", "A02", "A03", "A04", "A08", "A11", "A13", "A16", "A25", "A21", "A22", "A40"})

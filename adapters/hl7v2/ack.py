@@ -2,7 +2,8 @@
 
 Original mode: AA accepted (after it is durable), AE bad content, AR refused or our trouble.
 Enhanced mode (MSH-15 present): the accept acknowledgement CA/CE/CR, sent or not as MSH-15 asks.
-ERR names each problem's field (ERR-2 in v2.5 and later, ERR-1 before) and its table 0357 code.
+ERR names each problem's field (ERR-2 in v2.5 and later, ERR-1 before) and its table 0357 code;
+a failed handover rule is one ERR with the rule id in ERR-5, its element and source in ERR-7.
 """
 
 from __future__ import annotations
@@ -93,6 +94,28 @@ def _err(problem: Problem, code_0357: str, sep: Separators, version: str) -> str
     return f"ERR{f}{location}{c}{s.join([code_0357, code_text, 'HL70357'])}"
 
 
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    """A handover rule the accepted message failed: reported in ERR, never with patient data."""
+
+    rule_id: str
+    title: str
+    severity: str  # error | warning | information
+    path: str  # the FHIR element the rule is about
+    source: str
+
+
+def _rule_err(rule: RuleFailure, sep: Separators, version: str) -> str:
+    f, c, s = sep.field, sep.component, sep.subcomponent
+    if not _version_at_least(version, 2, 5):
+        return f"ERR{f}{c}{c}{c}{s.join(['101', TEXT_0357['101'], 'HL70357'])}"
+    severity = {"error": "E", "warning": "W"}.get(rule.severity, "I")
+    code = c.join(["101", TEXT_0357["101"], "HL70357"])  # the closest table 0357 code: content missing
+    app_code = c.join([_escape(rule.rule_id, sep), _escape(rule.title, sep), "GW-RULE"])
+    diagnostic = _escape(f"{rule.path}; source: {rule.source}", sep)
+    return f.join(["ERR", "", "", code, severity, app_code, "", diagnostic, _escape(rule.title, sep)])
+
+
 def build_ack(
     header: Header,
     code: str,
@@ -101,6 +124,7 @@ def build_ack(
     text: str = "",
     control_id: str,
     now: datetime | None = None,
+    rules: tuple[RuleFailure, ...] | list[RuleFailure] = (),
 ) -> bytes | None:
     """The ACK for `header`; `problems` pairs each Problem with its table 0357 code.
 
@@ -140,4 +164,5 @@ def build_ack(
         ["MSA", code, header.control_id, _escape(text, sep)] if text else ["MSA", code, header.control_id]
     )
     segments = [msh, msa] + [_err(p, c, sep, header.version) for p, c in problems]
+    segments += [_rule_err(r, sep, header.version) for r in rules]
     return ("\r".join(segments) + "\r").encode("utf-8")

@@ -39,6 +39,12 @@ POLICIES: dict[tuple[str, str], str] = {
     # a municipality's AppRec or Dialogmelding about its own messages, like POST /receipts
     ("POST", "/kith/inbound"): MESSAGES_READ,
     ("GET", "/kith/inbound"): ADMIN,  # what came in, across every party: operators only
+    # compliance (docs/COMPLIANCE.md): per-stay views follow GET /stays/{id}; the period report is
+    # counts per department and municipality, no patient data
+    ("GET", "/stays/{stay_id}/timeline"): ADMIN,
+    ("GET", "/stays/{stay_id}/waiting-days"): ADMIN,
+    ("GET", "/overdue"): ADMIN,
+    ("GET", "/reports/compliance"): REPORTS_READ,
 }
 
 

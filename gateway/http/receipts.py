@@ -22,7 +22,7 @@ from gateway.http.problems import problem
 from gateway.http.routes import STORE, readable_message
 from gateway.http.subscriptions import CLOCK
 from gateway.metrics import CONTENT_TYPE, Metrics
-from gateway.store.base import Tx
+from gateway.store.base import Reader, Tx
 
 RECEIPT_DEADLINE = web.AppKey("receipt_deadline", float)  # hours
 METRICS = web.AppKey("metrics", Metrics)
@@ -120,8 +120,12 @@ async def unknown(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     before = iso(request.app[CLOCK].now() - timedelta(hours=request.app[RECEIPT_DEADLINE]))
-    deliveries, missing_receipts, held = await request.app[STORE].read(lambda r: r.operational_counts(before))
-    body = request.app[METRICS].render(deliveries, missing_receipts, held)
+
+    def counts(r: Reader) -> tuple[tuple[dict[str, int], int, int], dict[tuple[str, str], int]]:
+        return r.operational_counts(before), r.open_item_counts()
+
+    (deliveries, missing_receipts, held), open_items = await request.app[STORE].read(counts)
+    body = request.app[METRICS].render(deliveries, missing_receipts, held, open_items)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

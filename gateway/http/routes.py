@@ -11,6 +11,7 @@ from adapters.fhir.inbound_xml import to_xml
 from adapters.problems import Problem
 from gateway.auth.caller import caller_of
 from gateway.auth.middleware import forbidden
+from gateway.compliance.service import item_public
 from gateway.http.audit import record
 from gateway.http.problems import problem
 from gateway.intake.fhir_response import operation_outcome
@@ -209,6 +210,12 @@ async def stay(request: web.Request) -> web.Response:
             "patientRef": row.patient_ref,
             "state": row.state,
             "timeline": timeline,
+            # what the deadline watcher found: overdue deadlines and escalated held messages
+            "compliance": [item_public(i) for i in r.compliance_items(stay_id)],
+            "links": {
+                "timeline": f"/stays/{stay_id}/timeline",
+                "waitingDays": f"/stays/{stay_id}/waiting-days",
+            },
         }
 
     found = await request.app[STORE].read(query)

@@ -10,6 +10,7 @@ import orjson
 from adapters.problems import Problem
 from gateway.errors import answer_for
 from gateway.ids import new_id
+from gateway.intake.rule_answers import rule_issue
 from gateway.pipeline.processor import Outcome
 
 Resource = dict[str, Any]
@@ -78,6 +79,7 @@ def ok_response(outcome: Outcome, timestamp: str) -> bytes:
         }
         for p in outcome.produced
     ]
+    issues += [rule_issue(f) for f in outcome.findings]
     return response_bundle(
         outcome.message_id,
         outcome.event_code,

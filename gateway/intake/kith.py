@@ -30,6 +30,7 @@ from adapters.problems import Problem
 from gateway.clock import Clock, iso
 from gateway.errors import answer_for, http_for_apprec
 from gateway.ids import new_id
+from gateway.metrics import Metrics
 from gateway.pipeline.stay import DIALOG_NOTE, READY_ANSWER, fold
 from gateway.privacy import Pseudonymizer
 from gateway.store.base import OutboundRow, Store, StoreUnavailable, Tx
@@ -98,6 +99,7 @@ class KithIntake:
         self.schemas = schemas
         self.pseudonym = pseudonym
         self.max_bytes = max_bytes
+        self.metrics: Metrics | None = None  # the gateway's counters (events in), set by the app
 
     async def receive(self, body: bytes, may: Callable[[str], bool] | None = None) -> KithReply:
         """One document from HTTP or a file: its answer, after it is durable.
@@ -105,20 +107,28 @@ class KithIntake:
         `may` is the caller's organisation check (None for files read by an operator): an answer
         comes from the answered message's recipient, so the caller must act for that recipient and
         for the sender the document names; otherwise nothing is stored and the reply is 403."""
+        reply, kind = await self._receive(body, may)
+        if self.metrics is not None:
+            result = "accepted" if reply.status < 400 else "rejected"
+            self.metrics.events.labels(CHANNEL, kind, result).inc()
+        return reply
+
+    async def _receive(self, body: bytes, may: Callable[[str], bool] | None) -> tuple[KithReply, str]:
         now = iso(self.clock.now())
+        kind = "unknown"
         try:
             inbound = read_inbound(body, self.schemas, self.max_bytes)
+            kind = "APPREC" if inbound.apprec is not None else "DIALOG"
         except KithRejected as exc:
             log.info("kith_rejected", problems=[f"{p.location}: {p.kind}" for p in exc.problems])
             status = max(answer_for(p.kind).http for p in exc.problems)
             if exc.header is None:
-                return problem_reply(status, exc.problems)
+                return problem_reply(status, exc.problems), kind
             unit = self._rejected_unit(exc.header, exc.problems, body, now)
         else:
             if may is not None and not await self._caller_answers_for(inbound, may):
-                return problem_reply(
-                    403, [Problem("$", "forbidden", "the access token does not permit this")]
-                )
+                refusal = Problem("$", "forbidden", "the access token does not permit this")
+                return problem_reply(403, [refusal]), kind
             if inbound.apprec is not None:
                 unit = self._apprec_unit(inbound.apprec, body, now)
             else:
@@ -131,8 +141,8 @@ class KithIntake:
             return problem_reply(
                 answer_for("transient").http,
                 [Problem("$", "transient", "the gateway could not store it; send it again")],
-            )
-        return KithReply(_status_of(response), response, content_type)
+            ), kind
+        return KithReply(_status_of(response), response, content_type), kind
 
     async def _caller_answers_for(self, inbound: Inbound, may: Callable[[str], bool]) -> bool:
         if inbound.apprec is not None:

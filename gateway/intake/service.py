@@ -28,6 +28,7 @@ from gateway.clock import Clock, iso
 from gateway.errors import answer_for
 from gateway.ids import new_id
 from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
+from gateway.intake.rule_answers import rules_ack
 from gateway.intake.validators import ValidatorPool, ValidatorUnavailable
 from gateway.metrics import Metrics
 from gateway.pipeline.events import event_from_bundle
@@ -135,7 +136,7 @@ class Intake:
                 self.pipeline.unit(
                     event,
                     Received(channel, raw, now),
-                    lambda o: build_ack(header, "AA", control_id=ack_id) or b"",
+                    lambda o: rules_ack(header, o, ack_id),
                 )
             )
         except StoreUnavailable:

@@ -34,6 +34,7 @@ class Notice:
     gp_class: str | None = None
     note: str | None = None  # gateway-written text of a Dialogmelding notat
     content: dict[str, Any] = field(default_factory=dict)
+    rule_flags: list[tuple[str, str]] = field(default_factory=list)  # (rule id, severity); not content
 
     @property
     def fingerprint(self) -> str:

@@ -199,4 +199,9 @@ def build_bundle(notice: Notice, env: Envelope, state: StayState, to: Recipients
                 }
             ]
         }
+    if notice.rule_flags:  # failed handover rules travel with the message (docs/RULES.md)
+        bundle.setdefault("meta", {}).setdefault("tag", []).extend(
+            {"system": codes.GW_RULE, "code": rule_id, "display": severity}
+            for rule_id, severity in notice.rule_flags
+        )
     return bundle

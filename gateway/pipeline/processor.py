@@ -25,6 +25,9 @@ from gateway.pipeline.outbound import Envelope, build_bundle
 from gateway.pipeline.routing import Recipients, route
 from gateway.pipeline.stay import StayState, fold, person_of
 from gateway.privacy import Pseudonymizer
+from gateway.rules.gate import gate
+from gateway.rules.model import Finding
+from gateway.rules.packs import RuleBook
 from gateway.store.base import NewOutbound, StayEventRow, StayRow, Tx
 
 
@@ -48,6 +51,7 @@ class Outcome:
     produced: list[Produced] = field(default_factory=list)
     gaps: list[Problem] = field(default_factory=list)
     deliveries: int = 0  # push deliveries queued by this event
+    findings: list[Finding] = field(default_factory=list)  # failed handover rules (docs/RULES.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +73,17 @@ Responder = Callable[[Outcome], bytes]
 class Pipeline:
     """Builds units of work; the time is the event's arrival time, so a unit is repeatable."""
 
-    def __init__(self, directory: Directory, register: Fastlegeregister, pseudonym: Pseudonymizer) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        register: Fastlegeregister,
+        pseudonym: Pseudonymizer,
+        rules: RuleBook | None = None,
+    ) -> None:
         self.directory = directory
         self.register = register
         self.pseudonym = pseudonym
+        self.rules = rules or RuleBook()
 
     def unit(self, event: InboundEvent, received: Received, respond: Responder) -> Callable[[Tx], Outcome]:
         def run(tx: Tx) -> Outcome:
@@ -139,7 +150,9 @@ class Pipeline:
             report_copy_to_gp=self.directory.setting("utskrivningsrapport_copy_to_gp"),
             sent=frozenset(row.notice_key for row in history),
         )
-        rows = [self._realise(tx, action, state, to, now) for action in plan(desired, history)]
+        # the rules hold incomplete documents back (not planned = still desired, sent once complete)
+        checked = gate(self.rules.current, plan(desired, history), state, to, event.event_code)
+        rows = [self._realise(tx, action, state, to, now) for action in checked.actions]
         person = person_of(state)
         patient_ref = self.pseudonym(person[1]) if person else stay.patient_ref
         if patient_ref != stay.patient_ref:
@@ -147,9 +160,10 @@ class Pipeline:
         tx.insert_outbound(stay.stay_id, seq, now, rows)
         # in order per patient, to each push subscriber
         outcome.deliveries += tx.enqueue_deliveries(rows, patient_ref, now)
-        tx.update_stay(stay.stay_id, state.status, state.summary(), now)
+        tx.update_stay(stay.stay_id, state.status, {**state.summary(), **checked.summary()}, now)
         outcome.stay_id, outcome.stay_status = stay.stay_id, state.status
         outcome.gaps = to.gaps
+        outcome.findings += checked.findings
         outcome.produced += [
             Produced(r.message_id, r.message_type, r.dispatch_status, r.recipient_her, r.recipient_kind)
             for r in rows

@@ -34,6 +34,11 @@ class ReadyEpisode:
     decided_by: str | None = None  # reference key of the deciding Practitioner
     cancelled_at: str | None = None
     cancel_key: str | None = None
+    # what the A16 itself said, kept for the ready notice's rules (docs/RULES.md): later events
+    # bring new Encounters without these
+    declared: bool = False  # the sender gave the ready time (gw:ready-for-discharge)
+    decided_by_name: str | None = None
+    assessed: list[str] = field(default_factory=list)  # gw:ready-assessment codes documented with text
 
 
 @dataclass
@@ -163,6 +168,31 @@ def _absorb_resources(state: StayState, resources: list[Resource]) -> None:
         state.medications_discharge = meds_discharge
 
 
+def _decider_name(state: StayState, decided: dict[str, Any] | None) -> str | None:
+    """The deciding professional's name: the reference's display, else the Practitioner's name."""
+    ref = (decided or {}).get("valueReference") or {}
+    if ref.get("display"):
+        return str(ref["display"])
+    ident = ref.get("identifier") or {}
+    practitioner = state.practitioners.get(f"{ident.get('system', '')}|{ident.get('value')}")
+    name = ((practitioner or {}).get("name") or [{}])[0]
+    return name.get("text") or " ".join([*name.get("given", []), name.get("family", "")]).strip() or None
+
+
+def _assessed(encounter: Resource) -> set[str]:
+    """The ready-for-discharge criteria the physician assessed *and documented* (a text is required)."""
+    out = set()
+    for ext in encounter.get("extension") or ():
+        concept = ext.get("valueCodeableConcept") or {}
+        if ext.get("url") == codes.EXT_READY_ASSESSMENT and concept.get("text"):
+            out |= {
+                c.get("code")
+                for c in concept.get("coding") or ()
+                if c.get("system") == codes.READY_ASSESSMENT
+            }
+    return out
+
+
 def _apply(state: StayState, row: StayEventRow) -> None:
     code, at, resources = row.event_code, row.event_time, row.resources
     state.last_event_seq = max(state.last_event_seq, row.inbound_seq)
@@ -210,7 +240,11 @@ def _apply(state: StayState, row: StayEventRow) -> None:
         if (episode := state.current_ready) is not None:
             episode.ready_at, episode.decided_by = when, decided_ref or episode.decided_by
         else:
-            state.ready.append(ReadyEpisode(str(row.inbound_seq), when, decided_ref))
+            episode = ReadyEpisode(str(row.inbound_seq), when, decided_ref)
+            state.ready.append(episode)
+        episode.declared = episode.declared or bool((ready or {}).get("valueDateTime"))
+        episode.decided_by_name = _decider_name(state, decided) or episode.decided_by_name
+        episode.assessed = sorted(set(episode.assessed) | _assessed(state.encounter or {}))
         if state.status in ("admitted", "on-leave"):
             state.status = "ready"
     elif code == "A21":

@@ -254,7 +254,9 @@ def scenarios(paths: list[Path]) -> list[Path]:
 
 
 @contextlib.asynccontextmanager
-async def local_gateway(data_dir: Path, directory: Path) -> AsyncIterator[tuple[str, str]]:
+async def local_gateway(
+    data_dir: Path, directory: Path, rule_packs: str = ""
+) -> AsyncIterator[tuple[str, str]]:
     """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean.
     It runs the development issuer; the second value is an administrator's token for it."""
     from gateway.app import build_app
@@ -270,6 +272,7 @@ async def local_gateway(data_dir: Path, directory: Path) -> AsyncIterator[tuple[
             "mllp_port": 0,
             "auth_mode": "development",
             "rate_limit_per_second": 0,
+            "rule_packs": rule_packs,
         },
     )
     runner = web.AppRunner(build_app(settings), access_log=None)
@@ -300,7 +303,10 @@ async def replay(args: argparse.Namespace) -> int:
                         target = Target(args.target, session, args.token, args.mllp)
                         verdict = await play(target, folder, recipients, args.update_expected)
                     else:
-                        async with local_gateway(Path(tmp) / f"s{n}", args.directory) as (base, token):
+                        async with local_gateway(Path(tmp) / f"s{n}", args.directory, args.rule_packs) as (
+                            base,
+                            token,
+                        ):
                             target = Target(base, session, token)
                             verdict = await play(target, folder, recipients, args.update_expected)
                 except ReplayError as exc:
@@ -332,7 +338,9 @@ async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
             if args.target:
                 base, token = args.target, args.token
             else:
-                base, token = await stack.enter_async_context(local_gateway(Path(tmp), args.directory))
+                base, token = await stack.enter_async_context(
+                    local_gateway(Path(tmp), args.directory, args.rule_packs)
+                )
             target = Target(base, session, token, args.mllp)
             done = accepted = 0
             started = time.perf_counter()
@@ -386,6 +394,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--directory", type=Path, default=DEMO_DIRECTORY, help="the directory the target uses")
     p.add_argument("--update-expected", action="store_true", help="record what is produced as expected")
     p.add_argument("--junit", type=Path, help="write a JUnit XML report here")
+    p.add_argument(
+        "--rule-packs",
+        default="",
+        help="handover rule packs for the in-process gateway, comma-separated (default: none, so a "
+        "scenario's expected messages are the pipeline's own; docs/RULES.md)",
+    )
     p.add_argument(
         "--repeat",
         type=int,

@@ -81,6 +81,33 @@ class NewOutbound:
 
 
 @dataclass(slots=True)
+class StayRecord:
+    """A stay with everything derived views read: events, messages, receipts by message id, and
+    the inbound message id of each event (the source of a timeline entry)."""
+
+    stay: StayRow
+    events: list[StayEventRow]
+    outbound: list[OutboundRow]
+    receipts: dict[str, list[dict[str, Any]]]
+    inbound_ids: dict[int, str]
+
+
+@dataclass(slots=True)
+class ComplianceItem:
+    """An overdue deadline or an escalated held message on a stay (gateway/compliance/watcher.py)."""
+
+    stay_id: int
+    rule_id: str
+    episode: str
+    kind: str  # overdue | escalated
+    message_type: str | None
+    due_at: str
+    opened_at: str
+    closed_at: str | None = None
+    done_at: str | None = None
+
+
+@dataclass(slots=True)
 class Subscription:
     subscription_id: str
     her_ids: list[str]
@@ -205,6 +232,10 @@ class Tx(Protocol):
     def rendered(self, message_id: str, fmt: str) -> RenderedRow | None: ...
     def save_rendered(self, row: RenderedRow) -> RenderedRow: ...
     def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+    def stay_records(
+        self, updated_since: str | None, stay_ids: Sequence[int] | None = None
+    ) -> list[StayRecord]: ...
+    def upsert_items(self, items: Sequence[ComplianceItem]) -> list[ComplianceItem]: ...
 
 
 class Reader(Protocol):
@@ -228,6 +259,20 @@ class Reader(Protocol):
         after: int,
         limit: int,
     ) -> list[dict[str, Any]]: ...
+    def stay_records(
+        self, updated_since: str | None, stay_ids: Sequence[int] | None = None
+    ) -> list[StayRecord]: ...
+    def compliance_items(
+        self,
+        stay_id: int | None = None,
+        *,
+        open_only: bool = False,
+        kind: str | None = None,
+        limit: int = 1000,
+    ) -> list[ComplianceItem]: ...
+    def open_item_stays(self) -> list[int]: ...
+    def item_states(self, stay_ids: Sequence[int]) -> dict[tuple[int, str, str, str], str | None]: ...
+    def open_item_counts(self) -> dict[tuple[str, str], int]: ...
 
 
 class Store(Protocol):

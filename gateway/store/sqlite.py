@@ -28,6 +28,7 @@ from gateway.store.base import (
 )
 from gateway.store.cipher import Cipher, NoCipher
 from gateway.store.sqlite_audit import AuditSql
+from gateway.store.sqlite_compliance import ComplianceSql
 from gateway.store.sqlite_delivery import DeliverySql
 from gateway.store.sqlite_rendered import RenderedSql
 
@@ -98,7 +99,7 @@ def _outbound(row: Sequence[Any], payload: bytes | None = None) -> OutboundRow:
     return OutboundRow(*row, payload=payload)
 
 
-class SqliteTx(DeliverySql, RenderedSql, AuditSql):
+class SqliteTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
     """The Tx of gateway.store.base over one sqlite3 connection.
 
     Patient data columns go through the cipher (gateway/store/cipher.py), each bound to its row.

@@ -1,0 +1,1 @@
+"""Handover rules: declarative packs (schemas/rules/), checked on every event (docs/RULES.md)."""
