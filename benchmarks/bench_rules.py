@@ -1,0 +1,111 @@
+"""Rule checking over one discharge, national + example local pack, expressions compiled once at load.
+
+Three figures:
+- the discharge-day stay with every message of the stay still unsent, so every rule that applies
+  to any of them runs (the most one event can cost; `gate` only);
+- the A03 discharge event, and the Utskrivningsrapport (T02) after it, as the pipeline meets
+  them (the earlier events' messages already sent): fold, route, desired notices, plan and
+  gate, i.e. all the pipeline work of one unit but the store's.
+
+CPU time of this thread is reported beside wall time: the machine is shared, and CPU time is
+what other work on it does not inflate.
+
+    python benchmarks/bench_rules.py [--repeat 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gateway.directory.embedded import DEMO_DIRECTORY, EmbeddedDirectory, entries_from_file
+from gateway.pipeline.events import event_from_bundle
+from gateway.pipeline.ledger import plan
+from gateway.pipeline.notices import desired_notices
+from gateway.pipeline.routing import route
+from gateway.pipeline.stay import fold
+from gateway.rules.gate import gate
+from gateway.rules.offline import OfflineStays
+from gateway.rules.packs import LOCAL_EXAMPLE_PACK, load_packs
+from gateway.store.base import StayEventRow
+from tests.rules.complete_stay import CompleteStay
+
+NOW = "2026-11-24T00:00:00Z"
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], list[float]]:
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.thread_time()
+        fn()
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return wall, cpu
+
+
+def report(label: str, samples: tuple[list[float], list[float]], evaluated: int) -> None:
+    wall, cpu = samples
+    print(
+        f"{label}: {evaluated} rule evaluations; CPU median {statistics.median(cpu) * 1000:.3f} ms, "
+        f"p90 {statistics.quantiles(cpu, n=10)[8] * 1000:.3f} ms; "
+        f"wall median {statistics.median(wall) * 1000:.3f} ms per check"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=2000)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    rules = load_packs([LOCAL_EXAMPLE_PACK])
+    load_ms = (time.perf_counter() - t0) * 1000
+    directory = EmbeddedDirectory(entries_from_file(DEMO_DIRECTORY))
+    events = [event_from_bundle(bundle, NOW) for bundle in CompleteStay().events()]
+    rows = [StayEventRow(n, e.event_code, e.event_time, e.resources) for n, e in enumerate(events, 1)]
+    print(f"Rule packs {', '.join(rules.packs)}: {len(rules.rules)} rules, compiled in {load_ms:.0f} ms")
+
+    state = fold(rows)
+    to = route(state, events[2].sender_her, directory, directory)
+    desired = desired_notices(state, to, gp_notices=True, report_copy_to_gp=True)
+    actions = plan(desired, [])
+    pairs = sum(
+        1
+        for a in actions
+        if a.notice
+        for r in rules.by_message.get(a.notice.message_type, ())
+        if not r.recipients or a.notice.recipient.kind in r.recipients
+    ) + len(rules.by_event.get("A03", ()))
+    checked = gate(rules, actions, state, to, "A03")
+    assert not checked.findings, checked.findings  # the complete stay passes every rule
+    report(
+        f"discharge-day stay, {len(actions)} messages unsent, {pairs} rule/message pairs (gate)",
+        timed(lambda: gate(rules, plan(desired, []), state, to, "A03"), args.repeat),
+        checked.evaluated,
+    )
+
+    for n, label in ((2, "A03 discharge event"), (3, "T02 Utskrivningsrapport on the discharge day")):
+
+        def prepare(n: int = n) -> OfflineStays:
+            stays = OfflineStays(rules, directory, directory)
+            for e in events[:n]:
+                stays.check(e)
+            return stays
+
+        prepared = [prepare() for _ in range(max(1, args.repeat // 4))]
+        evaluated = prepare().check(events[n]).evaluated
+        it = iter(prepared)
+        report(
+            f"{label} as the pipeline meets it (fold, route, notices, plan, gate)",
+            timed(lambda n=n, it=it: next(it).check(events[n]), len(prepared)),
+            evaluated,
+        )
+
+
+if __name__ == "__main__":
+    main()
