@@ -69,6 +69,7 @@ async def test_an_incomplete_report_is_held_and_released_by_its_correction(ruled
     assert "LOG_UTSKREVET/N" in await types_in_feed(ruled, NURSING)  # logistics are not held
 
     stays = (await ruled.get_json("/stays"))[1]["stays"]
+    assert stays[0]["heldDocuments"] == ["UTSKRIVNINGSRAPPORT"] and stays[0]["heldReasons"] == ["UR-CHILDREN"]
     status, view = await ruled.get_json(stays[0]["href"])
     assert status == 200
     held = view["state"]["held"]  # to the nursing service and the GP's copy (demo directory)
@@ -85,6 +86,7 @@ async def test_an_incomplete_report_is_held_and_released_by_its_correction(ruled
     assert (await types_in_feed(ruled, NURSING)).count("UTSKRIVNINGSRAPPORT/N") == 1
     status, view = await ruled.get_json(stays[0]["href"])
     assert view["state"]["held"] == []
+    assert "heldDocuments" not in (await ruled.get_json("/stays"))[1]["stays"][0]
 
 
 async def test_a_later_event_that_completes_the_stay_releases_the_held_report(ruled: Client) -> None:
