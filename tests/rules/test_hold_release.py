@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from adapters.fhir import codes
 from gateway.app import build_app
@@ -65,6 +66,7 @@ async def test_an_incomplete_report_is_held_and_released_by_its_correction(ruled
     assert issue["severity"] == "error" and issue["expression"] == ["Composition.section[children]"]
     assert "HIS 1148:2014 §3" in issue["diagnostics"] and "held" in issue["diagnostics"]
     assert "Nordmann" not in str(answers[-1]) and b.FNR_HAMAR not in str(issues(answers[-1]))
+    OperationOutcome.model_validate(answers[-1]["entry"][1]["resource"])  # a valid R4B resource
     assert "UTSKRIVNINGSRAPPORT/N" not in await types_in_feed(ruled, NURSING)
     assert "LOG_UTSKREVET/N" in await types_in_feed(ruled, NURSING)  # logistics are not held
 
