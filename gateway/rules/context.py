@@ -1,10 +1,10 @@
 """The data a rule's FHIRPath runs over: the stay as a Bundle, plus named %variables.
 
 The root (the expression's `%resource`) is the stay's resources as a Bundle: Patient, Encounter,
-Practitioners, Organizations, Conditions, medication lists and, for a document, the document.
-Variables give each rule a short, fast way to the parts it is about: fhirpathpy walks its parse
-tree for every step, so `%sections.followUp` is cheap where a `where()` over all sections is not.
-docs/RULES.md lists every variable.
+Practitioners, Organizations, Conditions and the medication lists; a message's own content is
+`%document`. Variables give each rule a short, fast way to the parts it is about: fhirpathpy
+walks its parse tree for every step, so `%sections.followUp` is cheap where a `where()` over all
+sections is not. docs/RULES.md lists every variable.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ SECTION_ITEMS = {
     (SECTION_9141, "8"): "nursingSummary",
     (SECTION_9141, "14"): "practicalInformation",
 }
-READY_ASSESSMENTS = ("admissionProblems", "otherProblems", "unclarifiedJustified", "functionAssessed")
 
 
 def empty_environment() -> dict[str, Any]:
