@@ -214,7 +214,7 @@ def _candidates(ctx: StayContext, doc: dict[str, Any]) -> list[Resource]:
     return doc["resources"] + list(s.practitioners.values()) + list(s.organizations.values())
 
 
-def _ward_contact(ctx: StayContext, doc: dict[str, Any]) -> Any:
+def _author(ctx: StayContext, doc: dict[str, Any]) -> Any:
     candidates = _candidates(ctx, doc)
     for ref in (_composition(doc) or {}).get("author") or ():
         author = _resolve(ref, candidates)
@@ -266,7 +266,7 @@ DOCUMENT_VARIABLES: dict[str, Any] = {
     "responsibleUnit": lambda c, d: (
         _resolve((_composition(d) or {}).get("custodian"), _candidates(c, d)) or []
     ),
-    "wardContact": _ward_contact,
+    "author": _author,
     "daysSupplied": lambda c, d: _days_supplied(d),
 }
 # every name a rule may use after %; the engine adds resource, context and ucum itself

@@ -49,14 +49,16 @@ def test_a_national_warning_flags_the_epikrise_and_the_local_escalation_holds_it
 
 
 def test_only_rules_that_apply_run() -> None:
-    """A01 runs its one event rule; A16 the ready-notice rules; A03 its event rule and the list rules."""
+    """Each event runs its event rules and the rules of the messages it plans, nothing else."""
     rules = load_packs([LOCAL_EXAMPLE_PACK])
     a01, a16, a03, report, epikrise = run(CompleteStay(), LOCAL_EXAMPLE_PACK)
-    assert a01.evaluated == len(rules.by_event["A01"]) == 1
+    assert a01.evaluated == len(rules.by_event["A01"]) + len(rules.by_message["LOG_INNLAGT"]) == 2
     assert a16.evaluated == len(rules.by_message["LOG_UTSKRIVNINGSKLAR"])
-    # A03: EVT-DISPOSITION, LOC-LATE-DISCHARGE (LOG_UTSKREVET) and the three MED rules on the
-    # medication list, once for both its recipients
-    assert a03.evaluated == 1 + 1 + len(rules.by_message["LEGEMIDDELLISTE"])
+    # A03: EVT-DISPOSITION, the LOG_UTSKREVET rules and the three MED rules on the medication
+    # list, once for both its recipients
+    assert a03.evaluated == 1 + len(rules.by_message["LOG_UTSKREVET"]) + len(
+        rules.by_message["LEGEMIDDELLISTE"]
+    )
     assert report.evaluated == len(rules.by_message["UTSKRIVNINGSRAPPORT"])
     assert epikrise.evaluated == len(rules.by_message["EPIKRISE"])
 
