@@ -1,14 +1,15 @@
 """Rule checking over one discharge, national + example local pack, expressions compiled once at load.
 
-Three figures:
+Four figures:
 - the discharge-day stay with every message of the stay still unsent, so every rule that applies
   to any of them runs (the most one event can cost; `gate` only);
 - the A03 discharge event, and the Utskrivningsrapport (T02) after it, as the pipeline meets
   them (the earlier events' messages already sent): fold, route, desired notices, plan and
-  gate, i.e. all the pipeline work of one unit but the store's.
+  gate, i.e. all the pipeline work of one unit but the store's;
+- what the rules add to an A01 unit (each a new stay), with and without packs.
 
 CPU time of this thread is reported beside wall time: the machine is shared, and CPU time is
-what other work on it does not inflate.
+what other work on it inflates least.
 
     python benchmarks/bench_rules.py [--repeat 2000]
 """
@@ -31,9 +32,11 @@ from gateway.pipeline.notices import desired_notices
 from gateway.pipeline.routing import route
 from gateway.pipeline.stay import fold
 from gateway.rules.gate import gate
+from gateway.rules.model import RuleSet
 from gateway.rules.offline import OfflineStays
 from gateway.rules.packs import LOCAL_EXAMPLE_PACK, load_packs
 from gateway.store.base import StayEventRow
+from tests import builders
 from tests.rules.complete_stay import CompleteStay
 
 NOW = "2026-11-24T00:00:00Z"
@@ -89,6 +92,7 @@ def main() -> None:
         checked.evaluated,
     )
 
+    a01_overhead(max(50, args.repeat // 2))
     for n, label in ((2, "A03 discharge event"), (3, "T02 Utskrivningsrapport on the discharge day")):
 
         def prepare(n: int = n) -> OfflineStays:
@@ -105,6 +109,30 @@ def main() -> None:
             timed(lambda n=n, it=it: next(it).check(events[n]), len(prepared)),
             evaluated,
         )
+
+
+def a01_overhead(repeat: int) -> None:
+    """What the rules add to the commonest event: A01 units (each a new stay) with and without packs."""
+    directory = EmbeddedDirectory(entries_from_file(DEMO_DIRECTORY))
+    bundles = [
+        builders.message("A01", builders.patient(), builders.encounter(f"V{n}")) for n in range(repeat)
+    ]
+    events = [event_from_bundle(bundle, NOW) for bundle in bundles]
+    sets = {"no packs": RuleSet(), "national + local": load_packs([LOCAL_EXAMPLE_PACK])}
+    cpu: dict[str, list[float]] = {name: [] for name in sets}
+    for _ in range(5):  # alternated, so a noisy moment hits both
+        for name, rules in sets.items():
+            stays = OfflineStays(rules, directory, directory)
+            c0 = time.thread_time()
+            for e in events:
+                stays.check(e)
+            cpu[name].append((time.thread_time() - c0) / len(events))
+    med = {name: statistics.median(v) * 1000 for name, v in cpu.items()}
+    print(
+        "A01 unit (fold, route, notices, plan, gate; no store): "
+        + ", ".join(f"{name} {ms:.3f} ms" for name, ms in med.items())
+        + f"; the rules add {med['national + local'] - med['no packs']:.3f} ms CPU per A01"
+    )
 
 
 if __name__ == "__main__":
