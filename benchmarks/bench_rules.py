@@ -64,6 +64,9 @@ def report(label: str, samples: tuple[list[float], list[float]], evaluated: int)
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=2000)
+    parser.add_argument(
+        "--intake-events", type=int, default=0, help="also time A01s through the real intake (e.g. 1000)"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     rules = load_packs([LOCAL_EXAMPLE_PACK])
@@ -93,6 +96,8 @@ def main() -> None:
     )
 
     a01_overhead(max(50, args.repeat // 2))
+    if args.intake_events:
+        intake_overhead(args.intake_events)
     for n, label in ((2, "A03 discharge event"), (3, "T02 Utskrivningsrapport on the discharge day")):
 
         def prepare(n: int = n) -> OfflineStays:
@@ -132,6 +137,62 @@ def a01_overhead(repeat: int) -> None:
         "A01 unit (fold, route, notices, plan, gate; no store): "
         + ", ".join(f"{name} {ms:.3f} ms" for name, ms in med.items())
         + f"; the rules add {med['national + local'] - med['no packs']:.3f} ms CPU per A01"
+    )
+
+
+def intake_overhead(events: int, rounds: int = 5) -> None:
+    """A01 through the real intake in-process (decode, validation, pipeline, SQLite commit), no
+    packs and the national pack alternated: the rules' share of a whole unit of work."""
+    import asyncio
+    import tempfile
+
+    import orjson
+
+    from gateway import logs
+    from gateway.app import build_parts
+    from gateway.config import NATIONAL_RULES, load_settings
+
+    logs.configure("warning", sys.stderr)
+
+    async def run(packs: str, tag: str) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = load_settings(
+                env={},
+                overrides={
+                    "data_dir": Path(tmp),
+                    "validation_workers": 0,
+                    "mllp_port": 0,
+                    "rule_packs": packs,
+                },
+            )
+            parts = await build_parts(settings)
+            bodies = [
+                orjson.dumps(builders.message("A01", builders.patient(), builders.encounter(f"{tag}{i}")))
+                for i in range(events + 200)
+            ]
+            for body in bodies[:200]:  # warm up
+                await parts.intake.fhir_message(body)
+            c0 = time.process_time()
+            for body in bodies[200:]:
+                assert (await parts.intake.fhir_message(body)).status == 200
+            cpu = (time.process_time() - c0) / events * 1000
+            await parts.close()
+            return cpu
+
+    async def rounds_of() -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {"no packs": [], "national": []}
+        for r in range(rounds):
+            out["no packs"].append(await run("", f"n{r}-"))
+            out["national"].append(await run(str(NATIONAL_RULES), f"r{r}-"))
+        return out
+
+    res = asyncio.run(rounds_of())
+    med = {k: statistics.median(v) for k, v in res.items()}
+    print(
+        f"A01 intake in-process ({events} events x {rounds} rounds, validation on the loop, SQLite): "
+        + ", ".join(f"{k} {m:.3f} ms" for k, m in med.items())
+        + f" CPU per event (median); the rules add {med['national'] - med['no packs']:.3f} ms "
+        f"({(med['national'] / med['no packs'] - 1) * 100:+.1f} %)"
     )
 
 

@@ -14,7 +14,7 @@ RUNS = {
     "bench_fhir_intake.py": (["--events", "150", "--connections", "4"], "events/s"),
     "bench_mllp.py": (["--messages", "100"], "ACKed messages/s"),
     "bench_delivery.py": (["--messages", "120", "--rate", "60", "--seconds", "1"], "deliveries/s"),
-    "bench_rules.py": (["--repeat", "40"], "rule evaluations"),
+    "bench_rules.py": (["--repeat", "40", "--intake-events", "20"], "rule evaluations"),
 }
 
 
