@@ -146,21 +146,14 @@ async def test_logistics_go_out_flagged_and_warnings_travel_with_the_message(rul
     assert rule_issues(answers[-1])["LOC-GP-COPY"]["severity"] == "warning"
 
 
-def adt_admitted(trigger: str, control_id: str, **kw: str) -> bytes:
-    """tests/hl7_builders.adt puts the admit time in PV1-43; the mapping (rightly) reads PV1-44."""
-    message = adt(trigger, control_id, **kw)
-    assert "|||||||20261102100000|" in message
-    return message.replace("|||||||20261102100000|", "||||||||20261102100000|").encode()
-
-
 async def test_an_hl7_event_failing_rules_gets_ae_with_an_err_per_rule(ruled: Client) -> None:
     """HL7 v2: the A16 is stored and its notice sent, and the ACK is AE with one ERR per failed rule."""
-    async with ruled.session.post(ruled.base + "/hl7v2", data=adt_admitted("A01", "R1")) as resp:
+    async with ruled.session.post(ruled.base + "/hl7v2", data=adt("A01", "R1").encode()) as resp:
         assert resp.status == 200
         first = (await resp.read()).decode()
     assert "MSA|AA|R1" in first  # only an information-level rule failed (HL7 v2 has no services flag)
     assert "|I|EVT-SERVICES-EXPECTED^" in first
-    a16 = adt_admitted("A16", "R2", evn_time="20261104090000")
+    a16 = adt("A16", "R2", evn_time="20261104090000").encode()
     async with ruled.session.post(ruled.base + "/hl7v2", data=a16) as resp:
         ack = (await resp.read()).decode()
     segments = ack.split("\r")
