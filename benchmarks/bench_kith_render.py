@@ -43,7 +43,9 @@ def medications(n: int) -> list[dict]:
 async def report_bundle(n: int) -> tuple[str, bytes]:
     """The Utskrivningsrapport (N) the pipeline writes for a stay whose report lists `n` drugs."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(env={}, overrides={"data_dir": Path(tmp), "validation_workers": 0})
+        # the rendering is measured, not the handover rules: without packs this partial report is sent
+        overrides = {"data_dir": Path(tmp), "validation_workers": 0, "rule_packs": ""}
+        settings = load_settings(env={}, overrides=overrides)
         parts = await build_parts(settings)
         try:
             enc = b.encounter("B1", end="2026-11-07T11:00:00+01:00", disposition="home")

@@ -16,6 +16,7 @@ from gateway.intake import kith_files
 from gateway.protection import verify_cli
 from gateway.replay import runner as replay_runner
 from gateway.rules import cli as rules_cli
+from gateway.rules.packs import PackError, load_packs
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -35,6 +36,11 @@ def _serve(args: argparse.Namespace) -> int:
         check_security(settings)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    try:  # a bad rule pack stops the start with the loader's message (file, rule, field)
+        load_packs(settings.rule_pack_paths)
+    except PackError as exc:
+        print(f"gateway: rule pack refused: {exc}", file=sys.stderr)
         return 2
     from gateway.privacy import Pseudonymizer
 

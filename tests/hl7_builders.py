@@ -32,7 +32,7 @@ def adt(
         "PD1||||8200011^Lege^Kari^^^^^^HER",
         "NK1|1|Nordmann^Ola|SPO^Ektefelle|Storgata 1^^Hamar^^2317|98765432",
         f"PV1|1|I|MED3^301^1^Medisinsk avdeling||||9144889^Legesen^Lege^^^^^^HPR||||||||||||{visit}"
-        f"|||||||||||||||||{disposition}|||||||20261102100000|{discharge}",
+        f"|||||||||||||||||{disposition}||||||||20261102100000|{discharge}",
     ]
     if extra:
         segments.append(extra)

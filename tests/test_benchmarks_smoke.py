@@ -19,6 +19,7 @@ RUNS = {
     "bench_kith_inbound.py": (["--rounds", "50"], "CPU per document"),
     "bench_cipher.py": (["--events", "200"], "seals/s"),
     "bench_watcher.py": (["--stays", "10"], "watcher step"),
+    "bench_rules.py": (["--repeat", "40", "--intake-events", "20"], "rule evaluations"),
 }
 
 

@@ -3,19 +3,11 @@ the page needs. CI installs Chromium; elsewhere the test says it was skipped and
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
-
-import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests import builders as b
+from tests.browser import CHROMIUM, rendered_dom
 from tests.conftest import Client, auth_headers
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -34,41 +26,7 @@ async def test_the_page_renders_in_chromium(gateway: Client) -> None:
     )
     entry = next(e for e in await gateway.feed("8200011") if e["messageType"] == "LEGEMIDDELLISTE")
 
-    # A browser cannot be told to send a bearer token; a forwarder in front adds it, as a
-    # recipient's own portal would, and passes the gateway's headers (the CSP) through unchanged.
-    async def forward(request: web.Request) -> web.Response:
-        passed = ("content-type", "content-security-policy")
-        async with (
-            aiohttp.ClientSession(headers=auth_headers(gateway.settings)) as session,
-            session.get(gateway.base + request.path) as resp,
-        ):
-            headers = {k: v for k, v in resp.headers.items() if k.lower() in passed}
-            return web.Response(body=await resp.read(), status=resp.status, headers=headers)
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", forward)
-    forwarder = TestServer(app, host="127.0.0.1")
-    await forwarder.start_server()
-    with tempfile.TemporaryDirectory() as profile:
-        proc = await asyncio.create_subprocess_exec(
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            str(forwarder.make_url(entry["page"])),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        dom, _ = await asyncio.wait_for(proc.communicate(), 60)
-    await forwarder.close()
-    text = dom.decode()
+    text = await rendered_dom(gateway.base, entry["page"], auth_headers(gateway.settings))
     assert "<h1>Legemiddelliste ved utskrivning</h1>" in text
     assert '<tr class="changed"><td>Endret</td><td>Ramipril</td>' in text
     assert "Må leses og følges opp av fastlegen." in text

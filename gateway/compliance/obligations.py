@@ -78,9 +78,9 @@ def applies(rule: Rule, ctx: StayContext) -> bool:
     municipal services are expected). A `when` that cannot run counts as applying."""
     if rule.compiled_when is None:
         return True
-    root, env = ctx.environment(None, None)
+    env = ctx.environment(rule.variables, None, None)
     try:
-        return truthy(rule.compiled_when(root, env))
+        return truthy(rule.compiled_when(ctx.root, env))
     except Exception as exc:  # a rule that cannot run must not hide a deadline
         log.warning("deadline_when_not_evaluated", rule=rule.id, error=type(exc).__name__)
         return True

@@ -44,6 +44,9 @@ def summarise(row: StayRow, now: datetime) -> dict[str, Any]:
             item["daysWaitingSinceReady"] = _days_between(ready[-1]["ready_at"], now) + 1
     if row.status == "discharged":
         item["missingDocuments"] = [k for k in ("UTSKRIVNINGSRAPPORT", "EPIKRISE") if k not in documents]
+    if held := state.get("held"):  # documents the handover rules hold back (docs/RULES.md)
+        item["heldDocuments"] = sorted({h["messageType"] for h in held})
+        item["heldReasons"] = sorted({r["ruleId"] for h in held for r in h["reasons"]})
     return item
 
 

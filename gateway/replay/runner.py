@@ -42,6 +42,48 @@ class ReplayError(Exception):
     """A scenario that cannot be played as written."""
 
 
+@dataclass(frozen=True)
+class Answer:
+    accepted: bool  # the gateway took the input (stored it), whatever the rules found
+    findings: list[str]  # failed handover rules: "RULE-ID severity"
+
+
+def hl7_stored(ack: bytes) -> bool:
+    """AA (or CA), or an AE whose every ERR is a handover rule: the message was stored all the same
+    (docs/RULES.md); an AE for bad content or an AR means it was not."""
+    segments = ack.replace(b"\n", b"\r").split(b"\r")
+    msa = next((s.split(b"|") for s in segments if s.startswith(b"MSA|")), [b"MSA", b""])
+    if msa[1] in (b"AA", b"CA"):
+        return True
+    errs = [s for s in segments if s.startswith(b"ERR|")]
+    return msa[1] == b"AE" and bool(errs) and all(b"^GW-RULE" in s for s in errs)
+
+
+def rule_findings(suffix: str, answer: bytes) -> list[str]:
+    """Each failed handover rule named in an answer: OperationOutcome issues (FHIR), ERR segments
+    with a GW-RULE code (HL7 v2)."""
+    if suffix == ".json":
+        try:
+            bundle = orjson.loads(answer)
+            issues = bundle["entry"][1]["resource"]["issue"]
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+            return []
+        return [
+            f"{i['details']['coding'][0]['code']} {i['severity']}"
+            for i in issues
+            if i.get("code") == "business-rule"
+        ]
+    if suffix == ".hl7":
+        out = []
+        for seg in answer.replace(b"\n", b"\r").split(b"\r"):
+            fields = seg.decode(errors="replace").split("|")
+            if fields[0] == "ERR" and len(fields) > 5 and fields[5].endswith("^GW-RULE"):
+                severity = {"E": "error", "W": "warning", "I": "information"}.get(fields[4], fields[4])
+                out.append(f"{fields[5].split('^')[0]} {severity}")
+        return out
+    return []
+
+
 @dataclass
 class Verdict:
     name: str
@@ -76,7 +118,7 @@ class Target:
         self.base, self.session, self.mllp = base.rstrip("/"), session, mllp
         self.auth = {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def send(self, path: Path, round_number: int = 0, body: bytes | None = None) -> bool:
+    async def send(self, path: Path, round_number: int = 0, body: bytes | None = None) -> Answer:
         data = body if body is not None else fresh(path, round_number)
         if path.suffix == ".hl7" and self.mllp:
             return await self._send_mllp(data)
@@ -84,10 +126,11 @@ class Target:
         async with self.session.post(
             self.base + route, data=data, headers={"Content-Type": kind, **self.auth}
         ) as resp:
-            await resp.read()
-            return 200 <= resp.status < 300  # a receipt is answered 201 Created
+            answer = await resp.read()
+            accepted = 200 <= resp.status < 300  # a receipt is answered 201 Created
+        return Answer(accepted, rule_findings(path.suffix, answer) if accepted else [])
 
-    async def _send_mllp(self, message: bytes) -> bool:
+    async def _send_mllp(self, message: bytes) -> Answer:
         assert self.mllp is not None
         reader, writer = await asyncio.open_connection(*self.mllp)
         try:
@@ -95,7 +138,10 @@ class Target:
             ack = await read_frame(reader, 1 << 20)
         finally:
             writer.close()
-        return ack is not None and b"|AA|" in ack.split(b"MSA", 1)[-1][:8]
+        if ack is None:
+            return Answer(False, [])
+        findings = rule_findings(".hl7", ack)
+        return Answer(hl7_stored(ack), findings)
 
     async def fill_in(self, raw: bytes, before: dict[str, int]) -> bytes:
         """`{{message HER TYPE}}` → the id of the latest such message made in this replay."""
@@ -147,10 +193,11 @@ async def play(target: Target, folder: Path, recipients: list[str], update: bool
     verdict = Verdict(folder.name)
     before = {her: await target.cursor(her) for her in recipients}
     inputs = sorted(p for p in folder.iterdir() if p.suffix in INPUTS and p.is_file())
-    accepted = []
+    answers = []
     for path in inputs:
         body = await target.fill_in(path.read_bytes(), before) if path.suffix == ".xml" else None
-        accepted.append(await target.send(path, body=body))
+        answers.append(await target.send(path, body=body))
+    accepted = [a.accepted for a in answers]
     await asyncio.sleep(0)  # nothing is asynchronous after the answer, but be explicit about order
     produced = {her: await target.produced(her, before[her]) for her in recipients}
     produced = {her: msgs for her, msgs in produced.items() if msgs}
@@ -177,6 +224,9 @@ async def play(target: Target, folder: Path, recipients: list[str], update: bool
     }
     if receipts:  # only scenarios where a municipality answers
         summary["receipts"] = receipts
+    findings = {path.name: a.findings for path, a in zip(inputs, answers, strict=True) if a.findings}
+    if findings:  # failed handover rules, per input (docs/RULES.md)
+        summary["findings"] = findings
     outputs = {
         f"{her}/{n + 1:02d}-{m['messageType']}.json": normalise(m["bundle"], ids, times)
         for her, msgs in produced.items()
@@ -243,6 +293,20 @@ def junit(verdicts: list[Verdict], path: Path) -> None:
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
+def scenario_packs(folder: Path) -> str | None:
+    """The rule packs a scenario is played under: `scenario.yaml`'s `rule_packs` (file names in
+    schemas/rules/, e.g. the local example pack for a local agreement's rule), else the default."""
+    from gateway.config import NATIONAL_RULES
+
+    spec = folder / "scenario.yaml"
+    if not spec.exists():
+        return None
+    names = (yaml.safe_load(spec.read_text(encoding="utf-8")) or {}).get("rule_packs")
+    if names is None:
+        return None
+    return ",".join(str(NATIONAL_RULES.parent / name) for name in names)
+
+
 def scenarios(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
@@ -255,10 +319,11 @@ def scenarios(paths: list[Path]) -> list[Path]:
 
 @contextlib.asynccontextmanager
 async def local_gateway(
-    data_dir: Path, directory: Path, rule_packs: str = ""
+    data_dir: Path, directory: Path, rule_packs: str | None = None
 ) -> AsyncIterator[tuple[str, str]]:
     """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean.
-    It runs the development issuer; the second value is an administrator's token for it."""
+    It runs the development issuer; the second value is an administrator's token for it. Rule
+    packs: the gateway's default (the national pack) unless given."""
     from gateway.app import build_app
     from gateway.auth.tokens import dev_token
     from gateway.config import load_settings
@@ -272,7 +337,7 @@ async def local_gateway(
             "mllp_port": 0,
             "auth_mode": "development",
             "rate_limit_per_second": 0,
-            "rule_packs": rule_packs,
+            **({} if rule_packs is None else {"rule_packs": rule_packs}),
         },
     )
     runner = web.AppRunner(build_app(settings), access_log=None)
@@ -303,7 +368,8 @@ async def replay(args: argparse.Namespace) -> int:
                         target = Target(args.target, session, args.token, args.mllp)
                         verdict = await play(target, folder, recipients, args.update_expected)
                     else:
-                        async with local_gateway(Path(tmp) / f"s{n}", args.directory, args.rule_packs) as (
+                        packs = args.rule_packs if args.rule_packs is not None else scenario_packs(folder)
+                        async with local_gateway(Path(tmp) / f"s{n}", args.directory, packs) as (
                             base,
                             token,
                         ):
@@ -350,7 +416,9 @@ async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
                 nonlocal done, accepted
                 while queue:
                     path, r = queue.pop()
-                    ok = await target.send(path, r)  # awaited first: `x += await f()` reads x too early
+                    ok = (
+                        await target.send(path, r)
+                    ).accepted  # awaited first: `x += await f()` reads x early
                     accepted += ok
                     done += 1
                     if done % 500 == 0 or done == len(jobs):
@@ -396,9 +464,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--junit", type=Path, help="write a JUnit XML report here")
     p.add_argument(
         "--rule-packs",
-        default="",
-        help="handover rule packs for the in-process gateway, comma-separated (default: none, so a "
-        "scenario's expected messages are the pipeline's own; docs/RULES.md)",
+        default=None,
+        help="handover rule packs for the in-process gateway, comma-separated; default: a scenario's "
+        'scenario.yaml, else the gateway\'s default (the national pack); "" for none (docs/RULES.md)',
     )
     p.add_argument(
         "--repeat",

@@ -1,10 +1,10 @@
 """The data a rule's FHIRPath runs over: the stay as a Bundle, plus named %variables.
 
 The root (the expression's `%resource`) is the stay's resources as a Bundle: Patient, Encounter,
-Practitioners, Organizations, Conditions, medication lists and, for a document, the document.
-Variables give each rule a short, fast way to the parts it is about: fhirpathpy walks its parse
-tree for every step, so `%sections.followUp` is cheap where a `where()` over all sections is not.
-docs/RULES.md lists every variable.
+Practitioners, Organizations, Conditions and the medication lists; a message's own content is
+`%document`. Variables give each rule a short, fast way to the parts it is about: fhirpathpy
+walks its parse tree for every step, so `%sections.followUp` is cheap where a `where()` over all
+sections is not. docs/RULES.md lists every variable.
 """
 
 from __future__ import annotations
@@ -34,43 +34,12 @@ SECTION_ITEMS = {
     (SECTION_9141, "8"): "nursingSummary",
     (SECTION_9141, "14"): "practicalInformation",
 }
-READY_ASSESSMENTS = ("admissionProblems", "otherProblems", "unclarifiedJustified", "functionAssessed")
-
-VARIABLES = frozenset(
-    {
-        "patient",
-        "encounter",
-        "composition",
-        "sections",
-        "conditions",
-        "mainDiagnoses",
-        "medications",
-        "changedMedications",
-        "newMedications",
-        "admissionMedications",
-        "unaccountedMedications",
-        "stay",
-        "ready",
-        "readyAssessments",
-        "responsibleUnit",
-        "wardContact",
-        "discharge",
-        "agreement",
-        "recipients",
-        "recipient",
-        "event",
-        "daysSupplied",
-        # the engine's own
-        "resource",
-        "context",
-        "ucum",
-    }
-)
 
 
 def empty_environment() -> dict[str, Any]:
-    env: dict[str, Any] = {name: [] for name in VARIABLES if name not in ("resource", "context", "ucum")}
-    env["sections"] = {}
+    """Every variable, empty: a new expression's trial run at load."""
+    env: dict[str, Any] = {name: [] for name in (*STAY_VARIABLES, *DOCUMENT_VARIABLES, "recipient")}
+    env["sections"] = env["readyAssessments"] = {}
     return env
 
 
@@ -114,121 +83,193 @@ def _change(statement: Resource) -> str | None:
 
 
 class StayContext:
-    """Builds the root and variables once per stay and once per document, then hands them out."""
+    """The variables of one check, each built on first use and kept for the check.
+
+    Stay variables are the same for every message of the check; document variables are per
+    message content (`resources`, shared by a document's recipients), so a rule that reads only
+    stay variables gives one answer for the whole check.
+    """
 
     def __init__(self, state: StayState, recipients: dict[str, str], event_code: str) -> None:
         self.state = state
-        self._base: dict[str, Any] | None = None
-        self._docs: dict[int, tuple[Resource, dict[str, Any]]] = {}
         self.recipients = recipients
         self.event_code = event_code
+        self._stay: dict[str, Any] = {}
+        self._docs: dict[int, dict[str, Any]] = {}
+        self._root: Resource | None = None
 
-    def _base_env(self) -> dict[str, Any]:
-        if self._base is not None:
-            return self._base
-        s = self.state
-        episode = s.current_ready or (s.ready[-1] if s.ready else None)
-        agreement = [
-            e.get("valueString") or e.get("valueReference")
-            for e in _ext(s.encounter, codes.EXT_MUNICIPAL_AGREEMENT)
-        ]
-        self._base = {
-            "patient": s.patient or [],
-            "encounter": s.encounter or [],
-            "stay": {
-                "status": s.status,
-                "admittedAt": s.admitted_at or [],
-                "dischargedAt": s.discharged_at or [],
-                "servicesExpected": s.services_expected,
-                "disposition": s.discharge_disposition or [],
-            },
-            "ready": (
-                {
-                    "at": episode.ready_at,
-                    "declared": episode.declared,
-                    "decidedBy": {"name": [{"text": episode.decided_by_name}]}
-                    if episode.decided_by_name
-                    else [],
-                }
-                if episode
-                else []
-            ),
-            "readyAssessments": {code: True for code in episode.assessed} if episode else {},
-            "discharge": local_facts(s.discharged_at) or [],
-            "agreement": [a for a in agreement if a],
-            "admissionMedications": s.medications_admission,
-            "recipients": self.recipients,
-            "event": self.event_code,
-        }
-        return self._base
+    @property
+    def root(self) -> Resource:
+        """The stay as a Bundle: what an expression navigates from when it does not start with %."""
+        if self._root is None:
+            s = self.state
+            entries = [
+                r for r in (s.patient, s.encounter, *s.practitioners.values(), *s.organizations.values()) if r
+            ]
+            entries += s.conditions + s.medications_admission + s.medications_discharge
+            self._root = {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": r} for r in entries],
+            }
+        return self._root
 
     def environment(
-        self, recipient_kind: str | None, resources: list[Resource] | None
-    ) -> tuple[Resource, dict[str, Any]]:
-        """(root, variables) for the stay, or for one document/list message when `resources` is given."""
-        key = id(resources) if resources is not None else 0
-        cached = self._docs.get(key)
-        if cached is None:
-            cached = self._build(resources)
-            self._docs[key] = cached
-        root, env = cached
-        return root, {**env, "recipient": recipient_kind or []}
+        self, needed: frozenset[str], recipient_kind: str | None, resources: list[Resource] | None
+    ) -> dict[str, Any]:
+        """The variables `needed`, for the stay or for one message's own `resources`."""
+        env: dict[str, Any] = {}
+        doc = self._docs.setdefault(id(resources), {"resources": resources or []})
+        for name in needed:
+            if name in STAY_VARIABLES:
+                if name not in self._stay:
+                    self._stay[name] = STAY_VARIABLES[name](self)
+                env[name] = self._stay[name]
+            elif name in DOCUMENT_VARIABLES:
+                if name not in doc:
+                    doc[name] = DOCUMENT_VARIABLES[name](self, doc)
+                env[name] = doc[name]
+            elif name == "recipient":
+                env[name] = recipient_kind or []
+        return env
 
-    def _build(self, resources: list[Resource] | None) -> tuple[Resource, dict[str, Any]]:
+    # stay variables
+    def stay_medications(self) -> list[Resource]:
+        """The stay's discharge list reconciled with the admission list, once per check."""
+        if "_reconciled" not in self._stay:
+            s = self.state
+            self._stay["_reconciled"] = reconcile(s.medications_admission, s.medications_discharge)
+        return self._stay["_reconciled"]
+
+    def episode(self) -> Any:
         s = self.state
-        base = self._base_env()
-        resources = resources or []
-        composition = next((r for r in resources if r.get("resourceType") == "Composition"), None)
-        doc_meds = [r for r in resources if r.get("resourceType") == "MedicationStatement"]
-        # a document's medication list was reconciled by desired_notices; otherwise the stay's own
-        meds = doc_meds or reconcile(s.medications_admission, s.medications_discharge)
-        mentioned = {drug_key(m) for m in (doc_meds or s.medications_discharge)}
-        doc_conditions = [r for r in resources if r.get("resourceType") == "Condition"]
-        conditions = s.conditions + [
-            c for c in doc_conditions if resource_key(c) not in {resource_key(x) for x in s.conditions}
-        ]
-        sections = _sections(composition)
-        candidates = resources + list(s.practitioners.values()) + list(s.organizations.values())
-        authors = [_resolve(a, candidates) for a in (composition or {}).get("author") or ()]
-        ward_contact = next((a for a in authors if a and a.get("resourceType") == "Practitioner"), None)
-        handed = sections.get("medicationHandedOut")
-        days = [e.get("valueInteger") for e in _ext(handed, codes.EXT_DAYS_SUPPLIED)]
-        env = {
-            **base,
-            "composition": composition or [],
-            "sections": sections,
-            "conditions": conditions,
-            "mainDiagnoses": [
-                c
-                for c in conditions
-                if any(e.get("valueCode") == "main" for e in _ext(c, codes.EXT_DIAGNOSIS_RANK))
-            ],
-            "medications": meds,
-            "changedMedications": [m for m in meds if _change(m) in ("changed", "stopped")],
-            "newMedications": [m for m in meds if _change(m) == "new"],
-            "unaccountedMedications": [m for m in s.medications_admission if drug_key(m) not in mentioned],
-            "responsibleUnit": _resolve((composition or {}).get("custodian"), candidates) or [],
-            "wardContact": ward_contact or [],
-            "daysSupplied": [d for d in days if isinstance(d, int)],
-        }
-        entries = (
-            [
-                r
-                for r in (
-                    s.patient,
-                    s.encounter,
-                    *s.practitioners.values(),
-                    *s.organizations.values(),
-                    *conditions,
-                )
-                if r
-            ]
-            + s.medications_admission
-            + meds
-            + ([composition] if composition else [])
-        )
+        return s.current_ready or (s.ready[-1] if s.ready else None)
+
+    def ready(self) -> Any:
+        e = self.episode()
+        if e is None:
+            return []
         return {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in entries],
-        }, env
+            "at": e.ready_at,
+            "declared": e.declared,
+            "decidedBy": {"name": [{"text": e.decided_by_name}]} if e.decided_by_name else [],
+        }
+
+    def stay(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "status": s.status,
+            "admittedAt": s.admitted_at or [],
+            "dischargedAt": s.discharged_at or [],
+            "servicesExpected": s.services_expected,
+            "disposition": s.discharge_disposition or [],
+        }
+
+    def agreement(self) -> list[Any]:
+        found = (
+            e.get("valueString") or e.get("valueReference")
+            for e in _ext(self.state.encounter, codes.EXT_MUNICIPAL_AGREEMENT)
+        )
+        return [a for a in found if a]
+
+
+def _doc_meds(doc: dict[str, Any]) -> list[Resource]:
+    if "docMeds" not in doc:
+        doc["docMeds"] = [r for r in doc["resources"] if r.get("resourceType") == "MedicationStatement"]
+    return doc["docMeds"]
+
+
+def _medications(ctx: StayContext, doc: dict[str, Any]) -> list[Resource]:
+    """A message's reconciled list (desired_notices did it), else the stay's discharge list, reconciled."""
+    if "medications" not in doc:
+        doc["medications"] = _doc_meds(doc) or ctx.stay_medications()
+    return doc["medications"]
+
+
+def _composition(doc: dict[str, Any]) -> Resource | None:
+    return next((r for r in doc["resources"] if r.get("resourceType") == "Composition"), None)
+
+
+def _conditions(ctx: StayContext, doc: dict[str, Any]) -> list[Resource]:
+    if "conditions" not in doc:
+        own = ctx.state.conditions
+        known = {resource_key(c) for c in own}
+        extra = [
+            r
+            for r in doc["resources"]
+            if r.get("resourceType") == "Condition" and resource_key(r) not in known
+        ]
+        doc["conditions"] = own + extra
+    return doc["conditions"]
+
+
+def _sections_of(doc: dict[str, Any]) -> dict[str, Resource]:
+    if "sections" not in doc:
+        doc["sections"] = _sections(_composition(doc))
+    return doc["sections"]
+
+
+def _candidates(ctx: StayContext, doc: dict[str, Any]) -> list[Resource]:
+    s = ctx.state
+    return doc["resources"] + list(s.practitioners.values()) + list(s.organizations.values())
+
+
+def _author(ctx: StayContext, doc: dict[str, Any]) -> Any:
+    candidates = _candidates(ctx, doc)
+    for ref in (_composition(doc) or {}).get("author") or ():
+        author = _resolve(ref, candidates)
+        if author and author.get("resourceType") == "Practitioner":
+            return author
+    return []
+
+
+def _days_supplied(doc: dict[str, Any]) -> list[int]:
+    handed = _sections_of(doc).get("medicationHandedOut")
+    days = (e.get("valueInteger") for e in _ext(handed, codes.EXT_DAYS_SUPPLIED))
+    return [d for d in days if isinstance(d, int)]
+
+
+def _unaccounted(ctx: StayContext, doc: dict[str, Any]) -> list[Resource]:
+    s = ctx.state
+    mentioned = {drug_key(m) for m in (_doc_meds(doc) or s.medications_discharge)}
+    return [m for m in s.medications_admission if drug_key(m) not in mentioned]
+
+
+STAY_VARIABLES: dict[str, Any] = {
+    "patient": lambda c: c.state.patient or [],
+    "encounter": lambda c: c.state.encounter or [],
+    "stay": StayContext.stay,
+    "ready": StayContext.ready,
+    "readyAssessments": lambda c: {code: True for code in c.episode().assessed} if c.episode() else {},
+    "discharge": lambda c: local_facts(c.state.discharged_at) or [],
+    "agreement": StayContext.agreement,
+    "admissionMedications": lambda c: c.state.medications_admission,
+    "recipients": lambda c: c.recipients,
+    "event": lambda c: c.event_code,
+}
+DOCUMENT_VARIABLES: dict[str, Any] = {
+    "document": lambda c, d: {"resourceType": "Bundle", "entry": [{"resource": r} for r in d["resources"]]},
+    "composition": lambda c, d: _composition(d) or [],
+    "sections": lambda c, d: _sections_of(d),
+    "conditions": _conditions,
+    "mainDiagnoses": lambda c, d: [
+        x
+        for x in _conditions(c, d)
+        if any(e.get("valueCode") == "main" for e in _ext(x, codes.EXT_DIAGNOSIS_RANK))
+    ],
+    "medications": _medications,
+    "changedMedications": lambda c, d: [
+        m for m in _medications(c, d) if _change(m) in ("changed", "stopped")
+    ],
+    "newMedications": lambda c, d: [m for m in _medications(c, d) if _change(m) == "new"],
+    "unaccountedMedications": _unaccounted,
+    "responsibleUnit": lambda c, d: (
+        _resolve((_composition(d) or {}).get("custodian"), _candidates(c, d)) or []
+    ),
+    "author": _author,
+    "daysSupplied": lambda c, d: _days_supplied(d),
+}
+# every name a rule may use after %; the engine adds resource, context and ucum itself
+VARIABLES = (
+    frozenset(STAY_VARIABLES) | frozenset(DOCUMENT_VARIABLES) | {"recipient", "resource", "context", "ucum"}
+)

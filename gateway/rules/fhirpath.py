@@ -45,6 +45,11 @@ def _strict_parse(expression: str) -> None:
         raise ExpressionError(f"unexpected text after column {tokens.LT(1).start}: the expression ends early")
 
 
+def variables_of(expression: str) -> frozenset[str]:
+    """The %variables an expression reads (string literals aside)."""
+    return frozenset(_VAR.findall(_STRING.sub("''", expression)))
+
+
 def compile_expression(expression: str) -> Compiled:
     """Compile once; raises ExpressionError with a message fit for the pack author."""
     try:
@@ -53,7 +58,7 @@ def compile_expression(expression: str) -> Compiled:
         raise
     except Exception as exc:  # the lexer raises its own kinds on a bad character
         raise ExpressionError(f"syntax error: {exc}") from None
-    unknown = sorted(set(_VAR.findall(_STRING.sub("''", expression))) - VARIABLES)
+    unknown = sorted(variables_of(expression) - VARIABLES)
     if unknown:
         raise ExpressionError(f"unknown variable %{unknown[0]} (known: {', '.join(sorted(VARIABLES))})")
     compiled: Compiled = fp_compile(expression, options={"returnRawData": True})

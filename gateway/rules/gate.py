@@ -29,6 +29,7 @@ class Checked:
     actions: list[Action]
     findings: list[Finding] = field(default_factory=list)
     held: dict[str, list[Finding]] = field(default_factory=dict)  # notice key → the findings that hold it
+    evaluated: int = 0  # rule evaluations run (each rule once per distinct input)
 
     def summary(self) -> dict[str, Any]:
         """What the stay view shows: held messages with reasons, and every failed rule of this check."""
@@ -76,6 +77,27 @@ def _fails(rule: Rule, root: Any, env: dict[str, Any]) -> bool:
         return True
 
 
+class _Evaluator:
+    """Runs each rule once per distinct input: a rule reading only stay variables has one answer for
+    every message of the check, one reading a document has one per document (not per recipient)."""
+
+    def __init__(self, ctx: StayContext) -> None:
+        self.ctx = ctx
+        self.results: dict[tuple[str, int | None, str | None], bool] = {}
+
+    def fails(self, rule: Rule, recipient_kind: str | None, resources: list[Any] | None) -> bool:
+        key = (
+            rule.id,
+            id(resources) if rule.per_document else None,
+            recipient_kind if rule.per_recipient else None,
+        )
+        result = self.results.get(key)
+        if result is None:
+            env = self.ctx.environment(rule.variables, recipient_kind, resources)
+            result = self.results[key] = _fails(rule, self.ctx.root, env)
+        return result
+
+
 def _finding(rule: Rule, subject: str, outcome: str) -> Finding:
     return Finding(rule.id, rule.severity, rule.title["en"], rule.path, rule.source_text, subject, outcome)
 
@@ -86,10 +108,9 @@ def gate(rules: RuleSet, actions: list[Action], state: StayState, to: Recipients
     if not rules.rules:
         checked.actions = actions
         return checked
-    ctx = StayContext(state, recipient_map(to), event_code)
+    run = _Evaluator(StayContext(state, recipient_map(to), event_code))
     for rule in rules.by_event.get(event_code, ()):
-        root, env = ctx.environment(None, None)
-        if _fails(rule, root, env):
+        if run.fails(rule, None, None):
             checked.findings.append(_finding(rule, f"event {event_code}", "recorded"))
     seen: set[tuple[str, str]] = set()
     for action in actions:
@@ -98,12 +119,12 @@ def gate(rules: RuleSet, actions: list[Action], state: StayState, to: Recipients
         if notice is None or not candidates:
             checked.actions.append(action)
             continue
-        document = notice.focus in ("composition", "list")
-        root, env = ctx.environment(notice.recipient.kind, notice.resources if document else None)
+        kind = notice.recipient.kind
+        resources = notice.resources if notice.focus in ("composition", "list") else None
         failed = [
             r
             for r in candidates
-            if (not r.recipients or notice.recipient.kind in r.recipients) and _fails(r, root, env)
+            if (not r.recipients or kind in r.recipients) and run.fails(r, kind, resources)
         ]
         hold = notice.message_type in HOLDABLE and any(r.severity == "error" for r in failed)
         subject = notice.key.split("|")[0]
@@ -117,4 +138,5 @@ def gate(rules: RuleSet, actions: list[Action], state: StayState, to: Recipients
             continue
         notice.rule_flags = [(r.id, r.severity) for r in failed]
         checked.actions.append(action)
+    checked.evaluated = len(run.results)
     return checked

@@ -40,6 +40,9 @@ class Rule:
     check: str | None = None
     deadline: Deadline | None = None
     escalated_from: str | None = None  # the severity a base pack gave it, when a local pack raised it
+    variables: frozenset[str] = frozenset()  # what its expressions read: only these are built
+    per_document: bool = False  # reads a message's own content, so each message is checked
+    per_recipient: bool = False  # reads %recipient
     compiled_when: Compiled | None = field(default=None, compare=False, repr=False)
     compiled_check: Compiled | None = field(default=None, compare=False, repr=False)
 

@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from gateway.rules.fhirpath import ExpressionError, compile_expression
+from gateway.rules.context import DOCUMENT_VARIABLES
+from gateway.rules.fhirpath import ExpressionError, compile_expression, variables_of
 from gateway.rules.model import RANK, Deadline, Rule, RuleSet
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "schemas" / "rules"
@@ -103,7 +104,11 @@ def _compile_rule(raw: dict[str, Any], pack: str, file: str) -> Rule:
         deadline = Deadline(d["after"], d["within"], expect.get("message"), expect["state"])
     if not applies.get("messages") and not applies.get("events"):
         raise PackError(f"{file}: rule {raw['id']}: field 'applies_to': name messages or events")
+    variables = frozenset().union(*(variables_of(raw[n]) for n in ("when", "check") if raw.get(n)))
     return Rule(
+        variables=variables,
+        per_document=bool(variables & DOCUMENT_VARIABLES.keys()),
+        per_recipient="recipient" in variables,
         id=raw["id"],
         pack=pack,
         file=file,

@@ -108,14 +108,15 @@ async def scene(tmp_path: Path, start: str, **overrides: Any) -> AsyncIterator[S
 def complete_epikrise(
     visit: str, start: str, end: str, when: str, patient: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """An epikrise the national rules let through (main diagnosis, follow-up, responsibility,
-    medication section), sent at `when`."""
+    """An epikrise the national rules let through (main diagnosis, reason, course, follow-up,
+    responsibility, medication section, author), sent at `when`."""
     from adapters.fhir import codes
     from tests.rules.complete_stay import CompleteStay, section
 
     comp = b.composition(f"EPI-{visit}", codes.LOINC_EPIKRISE, date=when, sections={})
     comp["section"] = [
         section("AA", "Innlagt med hjertesvikt.", codes.SECTION_8311),
+        section("FB", "Diuretika i.v., god respons.", codes.SECTION_8311),
         section("OP", "Fastlege kontrollerer kreatinin om 1 uke.", codes.SECTION_8311),
         section("ME", None, codes.SECTION_8311),
         section("responsibility", "Fastlegen overtar oppfølgingen."),

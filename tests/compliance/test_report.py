@@ -3,14 +3,11 @@ out by hand, as JSON, CSV, an HTML page with an inline chart, and from `gateway 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,10 +15,11 @@ import pytest
 
 from gateway.clock import iso, parse_fhir_datetime
 from tests import builders as b
+from tests.browser import CHROMIUM, rendered_dom
 from tests.compliance.scene import Scene, complete_epikrise
+from tests.conftest import auth_headers
 
 PERIOD = "from=2024-03-01&to=2024-03-31"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def enc(visit: str, start: str, dept: str = "8000011", **kw: Any) -> dict[str, Any]:
@@ -249,25 +247,8 @@ async def test_gateway_report_prints_the_same_figures(world: Scene) -> None:
 async def test_the_report_page_renders_in_chromium_under_its_policy(world: Scene) -> None:
     """Headless Chromium, fetching the page from the gateway (its CSP applies), renders chart and table."""
     await four_stays(world)
-    with tempfile.TemporaryDirectory() as profile:
-        proc = await asyncio.create_subprocess_exec(
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            f"{world.client.base}/reports/compliance?{PERIOD}&format=html",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        dom, _ = await asyncio.wait_for(proc.communicate(), 60)
-    text = dom.decode()
+    path = f"/reports/compliance?{PERIOD}&format=html"
+    text = await rendered_dom(world.client.base, path, auth_headers(world.client.settings))
     assert "<h1>Compliance 2024-03-01 – 2024-03-31</h1>" in text
     assert text.count("<rect ") == 4 * 4  # four groups, four charted shares each
     assert "72.0 % (18/25)" in text  # the total's share without receipt, as worked out above

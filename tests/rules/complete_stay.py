@@ -109,10 +109,12 @@ class CompleteStay:
     epikrise_sections: list[Resource] = field(
         default_factory=lambda: [
             section("AA", "Innlagt med hjertesvikt.", codes.SECTION_8311),
+            section("FB", "Diuretika i.v., bedring.", codes.SECTION_8311),
             section("OP", "Fastlege kontrollerer kreatinin om 1 uke.", codes.SECTION_8311),
             section("responsibility", "Fastlegen overtar oppfølgingen."),
         ]
     )
+    epikrise_author: bool = True
     with_report: bool = True
     with_epikrise: bool = True
 
@@ -185,6 +187,7 @@ class CompleteStay:
         if self.with_epikrise:
             epi = b.composition("EPI-1", codes.LOINC_EPIKRISE, date=T_DOC, sections={})
             epi["section"] = copy.deepcopy(self.epikrise_sections)
+            epi["author"] = [{"display": "Lege Legesen"}] if self.epikrise_author else []
             out.append(b.message("T02", p(), self.encounter(end=self.discharge_time), epi, focus=epi))
         return out
 

@@ -87,3 +87,16 @@ def test_rules_list_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "explain", "TIME-EPIKRISE", *PACKS]) == 0
     assert "deadline:    EPIKRISE sent within P1D after discharged" in capsys.readouterr().out
     assert main(["rules", "explain", "NO-SUCH", *PACKS]) == 2
+
+
+def test_serve_refuses_to_start_with_a_bad_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`gateway serve` with a pack that does not load exits 2 naming the pack problem, before listening."""
+    pack = tmp_path / "bad.yaml"
+    pack.write_text("pack: x\ntitle: {nb: a, en: b}\nrules: [{id: X}]\n")
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'[gateway]\nrule_packs = "{pack}"\ndata_dir = "{tmp_path / "data"}"\nauth_mode = "development"\n'
+    )
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "rule pack refused: bad.yaml: rule X: field 'title'" in err and "rule X: field 'id'" in err

@@ -8,15 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from adapters.fhir import codes
-from gateway.app import build_app
 from gateway.rules.packs import LOCAL_EXAMPLE_PACK
 from tests import builders as b
-from tests.conftest import Client, header, issues, response_code, settings_for
+from tests.conftest import Client, header, issues, response_code, running, settings_for
 from tests.hl7_builders import adt
 from tests.rules.complete_stay import CompleteStay
 
@@ -26,12 +24,8 @@ ALLOCATION = "8100012"
 
 @pytest.fixture
 async def ruled(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = settings_for(tmp_path, rule_packs=str(LOCAL_EXAMPLE_PACK))
-    server = TestServer(build_app(settings), host="127.0.0.1")
-    await server.start_server()
-    async with aiohttp.ClientSession() as session:
-        yield Client(str(server.make_url("")).rstrip("/"), session, settings)
-    await server.close()
+    async with running(settings_for(tmp_path, rule_packs=str(LOCAL_EXAMPLE_PACK))) as client:
+        yield client
 
 
 def rule_issues(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -65,10 +59,12 @@ async def test_an_incomplete_report_is_held_and_released_by_its_correction(ruled
     assert issue["severity"] == "error" and issue["expression"] == ["Composition.section[children]"]
     assert "HIS 1148:2014 §3" in issue["diagnostics"] and "held" in issue["diagnostics"]
     assert "Nordmann" not in str(answers[-1]) and b.FNR_HAMAR not in str(issues(answers[-1]))
+    OperationOutcome.model_validate(answers[-1]["entry"][1]["resource"])  # a valid R4B resource
     assert "UTSKRIVNINGSRAPPORT/N" not in await types_in_feed(ruled, NURSING)
     assert "LOG_UTSKREVET/N" in await types_in_feed(ruled, NURSING)  # logistics are not held
 
     stays = (await ruled.get_json("/stays"))[1]["stays"]
+    assert stays[0]["heldDocuments"] == ["UTSKRIVNINGSRAPPORT"] and stays[0]["heldReasons"] == ["UR-CHILDREN"]
     status, view = await ruled.get_json(stays[0]["href"])
     assert status == 200
     held = view["state"]["held"]  # to the nursing service and the GP's copy (demo directory)
@@ -85,6 +81,7 @@ async def test_an_incomplete_report_is_held_and_released_by_its_correction(ruled
     assert (await types_in_feed(ruled, NURSING)).count("UTSKRIVNINGSRAPPORT/N") == 1
     status, view = await ruled.get_json(stays[0]["href"])
     assert view["state"]["held"] == []
+    assert "heldDocuments" not in (await ruled.get_json("/stays"))[1]["stays"][0]
 
 
 async def test_a_later_event_that_completes_the_stay_releases_the_held_report(ruled: Client) -> None:
@@ -146,15 +143,16 @@ async def test_an_hl7_event_failing_rules_gets_ae_with_an_err_per_rule(ruled: Cl
     """HL7 v2: the A16 is stored and its notice sent, and the ACK is AE with one ERR per failed rule."""
     async with ruled.session.post(ruled.base + "/hl7v2", data=adt("A01", "R1").encode()) as resp:
         assert resp.status == 200
-        assert "MSA|AA|R1" in (await resp.read()).decode()
-    async with ruled.session.post(
-        ruled.base + "/hl7v2", data=adt("A16", "R2", evn_time="20261104090000").encode()
-    ) as resp:
+        first = (await resp.read()).decode()
+    assert "MSA|AA|R1" in first  # only an information-level rule failed (HL7 v2 has no services flag)
+    assert "|I|EVT-SERVICES-EXPECTED^" in first
+    a16 = adt("A16", "R2", evn_time="20261104090000").encode()
+    async with ruled.session.post(ruled.base + "/hl7v2", data=a16) as resp:
         ack = (await resp.read()).decode()
     segments = ack.split("\r")
     assert segments[1].startswith("MSA|AE|R2|accepted; ")
     errs = {s.split("|")[5].split("^")[0]: s.split("|") for s in segments if s.startswith("ERR")}
-    assert {"READY-ADMISSION-PROBLEMS", "READY-FUNCTION"} <= set(errs)
+    assert {"READY-ADMISSION-PROBLEMS", "READY-FUNCTION"} <= set(errs) and "LU-ADMITTED-AT" not in errs
     err = errs["READY-FUNCTION"]
     assert err[3] == "101^Required field missing^HL70357" and err[4] == "E"
     assert "FOR-2011-11-18-1115" in err[7] and "gw:ready-assessment" in err[7]

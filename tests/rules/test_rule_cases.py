@@ -115,6 +115,17 @@ def no_services_flag(stay: CompleteStay) -> None:
     stay.encounter = encounter  # type: ignore[method-assign]
 
 
+def no_discharge_end(stay: CompleteStay) -> None:
+    original = stay.encounter
+
+    def encounter(**kw: object) -> dict:
+        enc = original(**kw)
+        enc["period"].pop("end", None)
+        return enc
+
+    stay.encounter = encounter  # type: ignore[method-assign]
+
+
 def friday_afternoon(stay: CompleteStay) -> None:
     stay.discharge_time = "2026-11-06T16:00:00+01:00"  # a Friday
 
@@ -169,6 +180,12 @@ FAIL: dict[str, list[Callable[[CompleteStay], None]]] = {
     "EPI-MEDICATION": [no_medication],
     "EPI-FOLLOW-UP": [drop_section("epikrise", "OP")],
     "EPI-RESPONSIBILITY": [no_responsibility],
+    "EPI-REASON": [drop_section("epikrise", "AA")],
+    "EPI-COURSE": [drop_section("epikrise", "FB")],
+    "EPI-AUTHOR": [set_attr("epikrise_author", False)],
+    "LI-ADMITTED-AT": [no_admission_start],
+    "LUT-DISCHARGED-AT": [no_discharge_end],
+    "LUT-DESTINATION": [set_attr("disposition", None)],
     "MED-ACCOUNTED": [paracetamol_forgotten],
     "MED-CHANGE-REASON": [drop_reason("C03CA01"), drop_reason("N02BE01")],
     "MED-NEW-REASON": [drop_reason("B01AF02")],
