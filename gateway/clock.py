@@ -30,6 +30,9 @@ class ManualClock:
     def advance(self, delta: timedelta) -> None:
         self._now += delta
 
+    def set(self, when: datetime) -> None:
+        self._now = when
+
 
 def iso(dt: datetime) -> str:
     """UTC, second precision, sortable as text."""

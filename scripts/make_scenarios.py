@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import orjson
+import yaml
 from lxml import etree
+
+from adapters.fhir import codes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -17,6 +20,13 @@ from adapters.kith.msghead import Header, Party
 from tests import builders as b
 from tests.hl7_builders import adt, mdm_t02
 from tests.kith.kith_docs import dialog_answer
+from tests.rules.complete_stay import (
+    READY_CRITERIA,
+    CompleteStay,
+    complete_patient,
+    complete_report_sections,
+    section,
+)
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "messages"
 
@@ -25,9 +35,15 @@ def mid(scenario: int, n: int) -> str:
     return f"5c3e0000-0000-4000-8000-{scenario:06d}{n:06d}"
 
 
-def write(name: str, description: str, files: list[tuple[str, object]]) -> None:
+def write(
+    name: str, description: str, files: list[tuple[str, object]], spec: dict[str, object] | None = None
+) -> None:
+    """A scenario folder: its inputs, README.md, and `scenario.yaml` when it needs rule packs or
+    arrival times of its own (gateway/replay)."""
     folder = ROOT / name
     folder.mkdir(parents=True, exist_ok=True)
+    if spec:
+        (folder / "scenario.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     for old in folder.glob("*.json"):
         old.unlink()
     for old in [*folder.glob("*.hl7"), *folder.glob("*.xml")]:
@@ -47,10 +63,70 @@ def write(name: str, description: str, files: list[tuple[str, object]]) -> None:
     (folder / "README.md").write_text(description.strip() + "\n", encoding="utf-8")
 
 
-def fhir(code: str, *resources: dict, scenario: int, n: int, at: str, focus: dict | None = None) -> dict:
+def fhir(
+    code: str,
+    *resources: dict,
+    scenario: int,
+    n: int,
+    at: str,
+    focus: dict | None = None,
+    complete: bool = True,
+) -> dict:
+    """One FHIR event. Unless a scenario is about missing content (`complete=False`), what the
+    national rule pack asks of a handover is filled in (next of kin, the four ready assessments,
+    where the patient goes, the documents' mandatory sections), as a careful ward would send it."""
+    if complete:
+        resources = completed(code, list(resources))
     bundle = b.message(code, *resources, focus=focus, message_id=mid(scenario, n), event_time=at)
     bundle["id"] = mid(scenario, n).replace("5c3e", "b0b0", 1)  # stable, so regenerating changes nothing
     return bundle
+
+
+def completed(code: str, resources: list[dict]) -> list[dict]:
+    extra: list[dict] = []
+    for res in resources:
+        kind = res["resourceType"]
+        if kind == "Patient" and not res.get("contact"):
+            res["contact"] = complete_patient()["contact"]
+        elif kind == "Encounter":
+            exts = res.setdefault("extension", [])
+            assessed = {
+                c.get("code") for e in exts for c in (e.get("valueCodeableConcept") or {}).get("coding") or ()
+            }
+            if any(e["url"] == codes.EXT_READY for e in exts):
+                exts += [
+                    {
+                        "url": codes.EXT_READY_ASSESSMENT,
+                        "valueCodeableConcept": {
+                            "coding": [{"system": codes.READY_ASSESSMENT, "code": criterion}],
+                            "text": "Vurdert og dokumentert.",
+                        },
+                    }
+                    for criterion in READY_CRITERIA
+                    if criterion not in assessed
+                ]
+            if code == "A03" and (res.get("period") or {}).get("end"):
+                hosp = res.setdefault("hospitalization", {})
+                hosp.setdefault("dischargeDisposition", {"coding": [{"code": "home"}]})
+                hosp.setdefault("destination", {"display": "Hjemmet, med hjemmesykepleie"})
+        elif kind == "Composition":
+            have = {c["code"] for s in res.get("section") or () for c in s["code"]["coding"]}
+            if res["type"]["coding"][0]["code"] == codes.LOINC_UTSKRIVNINGSRAPPORT:
+                sections = complete_report_sections()
+                if not any(r["resourceType"] == "MedicationStatement" for r in resources):
+                    sections.append(section("ME", None, codes.SECTION_8311))  # no drugs: said so
+                stay = CompleteStay()
+                if not res.get("custodian"):
+                    res["custodian"] = {"reference": "Organization/ward"}
+                    res["author"] = [{"reference": "Practitioner/nurse"}]
+                    extra += [stay.custodian, stay.ward_contact]
+            else:  # the epikrise
+                sections = CompleteStay().epikrise_sections
+                res["author"] = res.get("author") or [{"display": "Lege Legesen"}]
+            res["section"] += [s for s in sections if s["code"]["coding"][0]["code"] not in have]
+            if not any(r["resourceType"] == "Condition" for r in resources):
+                extra += CompleteStay().conditions
+    return [*resources, *extra]
 
 
 T = {
@@ -62,7 +138,20 @@ T = {
 }
 
 
+def complete_files(folder: Path) -> None:
+    """Complete a hand-written scenario's FHIR files in place, as `fhir()` completes generated ones."""
+    for path in sorted(folder.glob("*.json")):
+        bundle = orjson.loads(path.read_bytes())
+        code = bundle["entry"][0]["resource"]["eventCoding"]["code"]
+        resources = [e["resource"] for e in bundle["entry"][2:]]
+        for res in completed(code, resources)[len(resources) :]:
+            url = f"urn:uuid:{res['resourceType'].lower()}-{res['id']}"
+            bundle["entry"].append({"fullUrl": url, "resource": res})
+        path.write_bytes(orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")
+
+
 def main() -> None:
+    complete_files(ROOT / "discharge-home-with-medication-changes")
     write(
         "ready-cancelled-ready-again",
         """
@@ -135,7 +224,10 @@ nursing is cancelled (C, same conversation), and so is the GP's notat.
 
 The patient is registered as discharged, then the discharge is cancelled: the patient stays.
 Expected: LOG_UTSKREVET to home nursing is followed by its cancellation (C), and so is the GP's
-discharge notat. (HL7 v2 carries no "municipal services expected" flag, so no 24-hour notice.)
+discharge notat. (HL7 v2 carries no "municipal services expected" flag, so no 24-hour notice;
+the admission's answer says so as information.) The A03 names no destination (PV1-37) or
+disposition (PV1-36), so LOG_UTSKREVET goes out flagged with LUT-DESTINATION (error) and
+EVT-DISPOSITION (warning).
 """,
         [
             ("01-admit.hl7", adt("A01", "S5-1", visit="V5")),
@@ -362,8 +454,11 @@ Expected: a LEGEMIDDELLISTE to home nursing and GP with 40 entries, each with it
         """
 # Epikrise as an HL7 v2 MDM^T02
 
-The physician's discharge summary arrives as MDM^T02 with sections by code list 8311, with a
-follow-up plan (OP). Expected: EPIKRISE to the GP, marked action-required.
+The physician's discharge summary arrives as MDM^T02 with sections by code list 8311 and a
+follow-up plan (OP), but without coded diagnoses, the medication, the course of the stay or who
+takes over responsibility. Expected: the national pack's EPI-* rules fail (errors, listed in
+the ACK's ERR segments), so the epikrise is **held**: the GP gets the admission notat, and the
+epikrise only when the EPJ sends a complete one (see the rules in docs/RULES.md).
 """,
         [
             ("01-admit.hl7", adt("A01", "S16-1", visit="V16")),
@@ -592,6 +687,147 @@ municipality pays for (notices given on time, municipality could not receive).
                 ),
             ),
         ],
+    )
+
+    partial = b.composition(
+        "UR-23",
+        sections={"AA": "Innlagt med pneumoni.", "OP": "Kontroll hos fastlege om 2 uker."},
+        date=T["out"],
+    )
+    full = b.composition(
+        "UR-23",
+        status="amended",
+        sections={"AA": "Innlagt med pneumoni.", "OP": "Kontroll hos fastlege om 2 uker."},
+        date="2026-11-07T14:00:00+01:00",
+    )
+    write(
+        "incomplete-utskrivningsrapport-held-then-completed",
+        """
+# An incomplete Utskrivningsrapport is held, then completed
+
+The ward sends the nurses' discharge report on the discharge day with only the reason for the
+stay and the follow-up plan: medication information, critical information, next of kin, the
+responsible unit and the rest of HIS 1148 §3 are missing. Three hours later the complete report
+follows (same document id, amended).
+Expected: the first report breaks the national pack's UR-* rules (errors), so it is **held**:
+home nursing and the GP get nothing yet, and the answer lists each failed rule. The completed
+report releases it: one UTSKRIVNINGSRAPPORT N to home nursing and the GP's copy. The logistics
+notices (LOG_UTSKREVET) go out on time meanwhile; they are never held.
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter("V23"), scenario=23, n=1, at=T["adm"])),
+            (
+                "02-discharge.json",
+                fhir(
+                    "A03",
+                    b.patient(),
+                    b.encounter("V23", end=T["out"]),
+                    scenario=23,
+                    n=2,
+                    at=T["out"],
+                ),
+            ),
+            (
+                "03-report-incomplete.json",
+                fhir(
+                    "T02",
+                    b.patient(),
+                    b.encounter("V23", end=T["out"]),
+                    partial,
+                    focus=partial,
+                    scenario=23,
+                    n=3,
+                    at=T["out"],
+                    complete=False,
+                ),
+            ),
+            (
+                "04-report-completed.json",
+                fhir(
+                    "T02",
+                    b.patient(),
+                    b.encounter("V23", end=T["out"]),
+                    full,
+                    focus=full,
+                    scenario=23,
+                    n=4,
+                    at="2026-11-07T14:00:00+01:00",
+                ),
+            ),
+        ],
+    )
+
+    write(
+        "late-24-hour-notice",
+        """
+# The 24-hour notice is late, so the waiting days are not billable
+
+The patient is admitted on Monday 2 November 10:00, and municipal services will be needed, but
+the admission reaches the gateway only on Tuesday 3 November 16:00 (the ward registered it late;
+`scenario.yaml` gives the arrival). The notice of admitted patient (HELSEOPPL_SOKNAD) therefore
+goes 30 hours after admission, past the regulation's 24 hours. The patient is ready on
+Thursday 5 November; the municipality cannot take the patient until 9 November; discharge on
+9 November.
+Expected: the deadline TIME-ADMISSION-NOTICE is missed; the ready notice is on time; the stay's
+waiting days are counted but **not billable**, because the 24-hour notice was late
+(docs/COMPLIANCE.md).
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter("V24"), scenario=24, n=1, at=T["adm"])),
+            (
+                "02-ready.json",
+                fhir(
+                    "A16", b.patient(), b.encounter("V24", ready=T["ready"]), scenario=24, n=2, at=T["ready"]
+                ),
+            ),
+            (
+                "03-answer-cannot-receive.xml",
+                dialog_answer(
+                    msg_id="d1a10000-0000-4000-8000-000000000024",
+                    refers_to="{{message 8100012 LOG_UTSKRIVNINGSKLAR}}",
+                    person=b.FNR_HAMAR,
+                    topic="KAN_IKKE_MOTTA",
+                    date="2026-11-09",
+                    gen_date="2026-11-05T10:30:00",
+                ).decode(),
+            ),
+            (
+                "04-discharge.json",
+                fhir(
+                    "A03",
+                    b.patient(),
+                    b.encounter("V24", end="2026-11-09T12:00:00+01:00"),
+                    scenario=24,
+                    n=4,
+                    at="2026-11-09T12:00:00+01:00",
+                ),
+            ),
+        ],
+        spec={"arrivals": {"01-admit.json": "2026-11-03T16:00:00+01:00"}},
+    )
+
+    friday = "2026-11-06T16:30:00+01:00"  # a Friday afternoon
+    write(
+        "friday-afternoon-discharge-local-pack",
+        """
+# A Friday-afternoon discharge under the local agreement
+
+Fjordbyen's cooperation agreement (the example local pack, `schemas/rules/local-example.yaml`,
+rule LOC-LATE-DISCHARGE) says no discharge to home nursing after 15:00 on a Friday or before a
+public holiday without an agreement recorded with the municipality. The patient is discharged
+home on Friday 6 November at 16:30 and no agreement is recorded. `scenario.yaml` plays the
+scenario under the local pack.
+Expected: LOG_UTSKREVET still goes to home nursing (a logistics notice is never held) but is
+flagged with LOC-LATE-DISCHARGE, and the answer to the A03 lists that error.
+""",
+        [
+            ("01-admit.json", fhir("A01", b.patient(), b.encounter("V25"), scenario=25, n=1, at=T["adm"])),
+            (
+                "02-discharge-friday-afternoon.json",
+                fhir("A03", b.patient(), b.encounter("V25", end=friday), scenario=25, n=2, at=friday),
+            ),
+        ],
+        spec={"rule_packs": ["local-example.yaml"]},
     )
 
 

@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -34,8 +35,10 @@ import yaml
 from aiohttp import web
 
 from adapters.hl7v2.framing import frame, read_frame
+from gateway.clock import ManualClock
 from gateway.replay.fresh import fresh
 from gateway.replay.normalise import differences, normalise
+from gateway.replay.timing import arrival
 
 
 class ReplayError(Exception):
@@ -158,6 +161,37 @@ class Target:
             entries = (await resp.json())["entries"]
         return int(entries[-1]["cursor"]) if entries else 0
 
+    async def scorekeeping(self) -> dict[str, Any]:
+        """Each stay's deadlines (`RULE verdict`) and, when it has any, its waiting days
+        (docs/COMPLIANCE.md), keyed `stay N` in the order the stays were made."""
+        async with self.session.get(f"{self.base}/stays", headers=self.auth) as resp:
+            stays = sorted(s["stayId"] for s in (await resp.json())["stays"])
+        deadlines: dict[str, list[str]] = {}
+        waiting: dict[str, str] = {}
+        for n, stay_id in enumerate(stays, 1):
+            async with self.session.get(f"{self.base}/stays/{stay_id}/timeline", headers=self.auth) as resp:
+                found = (await resp.json())["deadlines"]
+            if found:
+                deadlines[f"stay {n}"] = [
+                    f"{d['ruleId']} {d['messageType'] or ''} {d['verdict']}" for d in found
+                ]
+            async with self.session.get(
+                f"{self.base}/stays/{stay_id}/waiting-days", headers=self.auth
+            ) as resp:
+                days = await resp.json()
+            if days["episodes"]:
+                billable = [e for e in days["episodes"] if e["billable"]]
+                waiting[f"stay {n}"] = (
+                    f"{days['billableDays']} billable day(s) in {len(days['episodes'])} episode(s), "
+                    f"{len(billable)} billable"
+                )
+        out: dict[str, Any] = {}
+        if deadlines:
+            out["deadlines"] = deadlines
+        if waiting:
+            out["waiting days"] = waiting
+        return out
+
     async def receipts(self, message_id: str) -> str | None:
         """The message's receipt status with error codes (e.g. `rejected E35`), None without one."""
         async with self.session.get(f"{self.base}/messages/{message_id}/receipts", headers=self.auth) as resp:
@@ -188,14 +222,22 @@ def recipients_of(directory: Path) -> list[str]:
     return [str(h) for h in hers]
 
 
-async def play(target: Target, folder: Path, recipients: list[str], update: bool) -> Verdict:
+async def play(
+    target: Target, folder: Path, recipients: list[str], update: bool, clock: ManualClock | None = None
+) -> Verdict:
+    """One scenario. With `clock` (an in-process gateway of its own) each input arrives at its own
+    time (gateway/replay/timing.py), and the outcome includes every stay's deadlines and waiting days."""
     started = time.perf_counter()
     verdict = Verdict(folder.name)
     before = {her: await target.cursor(her) for her in recipients}
     inputs = sorted(p for p in folder.iterdir() if p.suffix in INPUTS and p.is_file())
+    arrivals = scenario_spec(folder).get("arrivals") or {}
     answers = []
     for path in inputs:
-        body = await target.fill_in(path.read_bytes(), before) if path.suffix == ".xml" else None
+        raw = path.read_bytes()
+        if clock is not None and (when := arrival(path, raw, arrivals)) is not None:
+            clock.set(max(when, clock.now()))  # time only moves on: a late event arrives late
+        body = await target.fill_in(raw, before) if path.suffix == ".xml" else None
         answers.append(await target.send(path, body=body))
     accepted = [a.accepted for a in answers]
     await asyncio.sleep(0)  # nothing is asynchronous after the answer, but be explicit about order
@@ -227,6 +269,8 @@ async def play(target: Target, folder: Path, recipients: list[str], update: bool
     findings = {path.name: a.findings for path, a in zip(inputs, answers, strict=True) if a.findings}
     if findings:  # failed handover rules, per input (docs/RULES.md)
         summary["findings"] = findings
+    if clock is not None:  # a store of its own: every stay in it is this scenario's
+        summary.update(await target.scorekeeping())
     outputs = {
         f"{her}/{n + 1:02d}-{m['messageType']}.json": normalise(m["bundle"], ids, times)
         for her, msgs in produced.items()
@@ -235,7 +279,7 @@ async def play(target: Target, folder: Path, recipients: list[str], update: bool
     if update:
         _write_expected(folder, summary, outputs)
     else:
-        verdict.problems = _compare(folder, summary, outputs)
+        verdict.problems = _compare(folder, summary, outputs, scorekeeping=clock is not None)
     verdict.seconds = time.perf_counter() - started
     return verdict
 
@@ -254,11 +298,19 @@ def _write_expected(folder: Path, summary: dict[str, Any], outputs: dict[str, An
         path.write_bytes(orjson.dumps(content, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 
-def _compare(folder: Path, summary: dict[str, Any], outputs: dict[str, Any]) -> list[str]:
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+SCOREKEEPING = ("deadlines", "waiting days")  # known only to a replay that owns the gateway's clock
+
+
+def _compare(
+    folder: Path, summary: dict[str, Any], outputs: dict[str, Any], *, scorekeeping: bool = True
+) -> list[str]:
     expected_file = folder / "expected.yaml"
     if not expected_file.exists():
         return ["no expected.yaml (run with --update-expected to record one)"]
     expected = yaml.safe_load(expected_file.read_text(encoding="utf-8"))
+    if not scorekeeping:  # against a running gateway: its clock is its own, and its stays are not ours
+        expected = {k: v for k, v in expected.items() if k not in SCOREKEEPING}
     problems = [f"summary {line}" for line in differences(expected, summary)]
     root = folder / "expected"
     wanted = {str(p.relative_to(root)): p for p in root.glob("*/*.json")} if root.exists() else {}
@@ -293,15 +345,18 @@ def junit(verdicts: list[Verdict], path: Path) -> None:
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
+def scenario_spec(folder: Path) -> dict[str, Any]:
+    """A scenario's optional `scenario.yaml`: `rule_packs` and `arrivals` (file → arrival time)."""
+    spec = folder / "scenario.yaml"
+    return (yaml.safe_load(spec.read_text(encoding="utf-8")) or {}) if spec.exists() else {}
+
+
 def scenario_packs(folder: Path) -> str | None:
     """The rule packs a scenario is played under: `scenario.yaml`'s `rule_packs` (file names in
     schemas/rules/, e.g. the local example pack for a local agreement's rule), else the default."""
     from gateway.config import NATIONAL_RULES
 
-    spec = folder / "scenario.yaml"
-    if not spec.exists():
-        return None
-    names = (yaml.safe_load(spec.read_text(encoding="utf-8")) or {}).get("rule_packs")
+    names = scenario_spec(folder).get("rule_packs")
     if names is None:
         return None
     return ",".join(str(NATIONAL_RULES.parent / name) for name in names)
@@ -319,7 +374,7 @@ def scenarios(paths: list[Path]) -> list[Path]:
 
 @contextlib.asynccontextmanager
 async def local_gateway(
-    data_dir: Path, directory: Path, rule_packs: str | None = None
+    data_dir: Path, directory: Path, rule_packs: str | None = None, clock: ManualClock | None = None
 ) -> AsyncIterator[tuple[str, str]]:
     """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean.
     It runs the development issuer; the second value is an administrator's token for it. Rule
@@ -340,7 +395,7 @@ async def local_gateway(
             **({} if rule_packs is None else {"rule_packs": rule_packs}),
         },
     )
-    runner = web.AppRunner(build_app(settings), access_log=None)
+    runner = web.AppRunner(build_app(settings, clock), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -369,12 +424,11 @@ async def replay(args: argparse.Namespace) -> int:
                         verdict = await play(target, folder, recipients, args.update_expected)
                     else:
                         packs = args.rule_packs if args.rule_packs is not None else scenario_packs(folder)
-                        async with local_gateway(Path(tmp) / f"s{n}", args.directory, packs) as (
-                            base,
-                            token,
-                        ):
+                        clock = ManualClock(EPOCH)  # moved to the first input's time
+                        data_dir = Path(tmp) / f"s{n}"
+                        async with local_gateway(data_dir, args.directory, packs, clock) as (base, token):
                             target = Target(base, session, token)
-                            verdict = await play(target, folder, recipients, args.update_expected)
+                            verdict = await play(target, folder, recipients, args.update_expected, clock)
                 except ReplayError as exc:
                     verdict = Verdict(folder.name, [str(exc)])
                 verdicts.append(verdict)
