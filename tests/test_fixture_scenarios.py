@@ -110,3 +110,17 @@ def test_a_running_gateway_is_replayed_over_http_and_mllp(tmp_path: Path) -> Non
         if line.startswith("gateway_events_total{") and 'channel="hl7v2-mllp"' in line
     ]
     assert sum(mllp_events) == 3  # the A13 scenario's three HL7 v2 files came over MLLP
+
+
+def test_a_kith_xml_difference_is_told_by_element_path(tmp_path: Path) -> None:
+    """A recipient that prefers KITH XML has XML expected outputs, compared element by element."""
+    scenario = tmp_path / "changed-xml"
+    shutil.copytree(FIXTURES / "living-in-one-staying-in-another", scenario)
+    out = scenario / "expected" / "8100021" / "01-LOG_INNLAGT.xml"
+    out.write_text(out.read_text(encoding="utf-8").replace("Ringsaker kommune", "Hamar kommune"), "utf-8")
+    result = replay(str(scenario))
+    assert result.returncode == 1
+    assert (
+        "8100021/01-LOG_INNLAGT.xml: /MsgHead/MsgInfo[1]/Receiver[1]/Organisation[1]/OrganisationName[1]: "
+        "expected \"'Hamar kommune'\", got \"'Ringsaker kommune'\""
+    ) in result.stdout

@@ -35,9 +35,9 @@ import yaml
 from aiohttp import web
 
 from adapters.hl7v2.framing import frame, read_frame
-from gateway.clock import ManualClock
+from gateway.clock import OSLO, ManualClock
 from gateway.replay.fresh import fresh
-from gateway.replay.normalise import differences, normalise
+from gateway.replay.normalise import differences, normalise, normalise_xml, xml_differences
 from gateway.replay.timing import arrival
 
 
@@ -192,6 +192,12 @@ class Target:
             out["waiting days"] = waiting
         return out
 
+    async def kith(self, message: dict[str, Any]) -> bytes | None:
+        """The message as KITH XML, or None when it has no KITH form (the medication list)."""
+        async with self.session.get(self.base + message["href"] + "?format=kith", headers=self.auth) as resp:
+            body = await resp.read()
+            return body if resp.status == 200 else None
+
     async def receipts(self, message_id: str) -> str | None:
         """The message's receipt status with error codes (e.g. `rejected E35`), None without one."""
         async with self.session.get(f"{self.base}/messages/{message_id}/receipts", headers=self.auth) as resp:
@@ -215,15 +221,40 @@ class Target:
         return out
 
 
-def recipients_of(directory: Path) -> list[str]:
+FHIR_JSON, KITH_XML = "fhir-json", "kith-xml"
+
+
+def recipients_of(directory: Path) -> dict[str, str]:
+    """Every municipal service and GP in the directory, with the format it prefers."""
     data = yaml.safe_load(directory.read_text(encoding="utf-8"))
-    hers = [s["her_id"] for m in data.get("municipalities") or [] for s in (m.get("services") or {}).values()]
-    hers += [g.get("her_id") for g in data.get("gps") or [] if g.get("her_id")]
-    return [str(h) for h in hers]
+    fmt = {"kith": KITH_XML, "kith-xml": KITH_XML}
+    out = {
+        str(s["her_id"]): fmt.get(m.get("format", ""), FHIR_JSON)
+        for m in data.get("municipalities") or []
+        for s in (m.get("services") or {}).values()
+    }
+    out.update(
+        {
+            str(g["her_id"]): fmt.get(g.get("format", ""), FHIR_JSON)
+            for g in data.get("gps") or []
+            if g.get("her_id")
+        }
+    )
+    return out
+
+
+def gateway_time_forms(created: str) -> list[str]:
+    """A time the gateway stamped, as FHIR has it (UTC) and as KITH XML has it (Oslo local time)."""
+    local = datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(OSLO)
+    return [created, local.replace(tzinfo=None).isoformat(), local.isoformat()]
 
 
 async def play(
-    target: Target, folder: Path, recipients: list[str], update: bool, clock: ManualClock | None = None
+    target: Target,
+    folder: Path,
+    recipients: dict[str, str],
+    update: bool,
+    clock: ManualClock | None = None,
 ) -> Verdict:
     """One scenario. With `clock` (an in-process gateway of its own) each input arrives at its own
     time (gateway/replay/timing.py), and the outcome includes every stay's deadlines and waiting days."""
@@ -250,13 +281,17 @@ async def play(
             label = f"<msg-{len(ids) // 2 + 1}>"
             ids.setdefault(m["messageId"], label)  # the id itself
             ids.setdefault(m["messageId"][:24], label + "/")  # the entry fullUrls made from it
-            times[m["created"]] = "<gateway-time>"  # when it ran, not what happened
+            for stamp in gateway_time_forms(m["created"]):
+                times[stamp] = "<gateway-time>"  # when it ran, not what happened
     summary: dict[str, Any] = {
         "accepted": sum(accepted),
         "rejected": len(accepted) - sum(accepted),
         "messages": {
             her: [f"{m['messageType']}/{m['dispatchStatus']}" for m in msgs] for her, msgs in produced.items()
         },
+        # each recipient's preference in the directory: what it is sent (KITH XML has no form for
+        # the FHIR-only medication list, which goes as FHIR JSON)
+        "formats": {her: recipients[her] for her in produced},
     }
     receipts = {
         f"{her} {m['messageType']}/{m['dispatchStatus']}": status
@@ -271,11 +306,15 @@ async def play(
         summary["findings"] = findings
     if clock is not None:  # a store of its own: every stay in it is this scenario's
         summary.update(await target.scorekeeping())
-    outputs = {
-        f"{her}/{n + 1:02d}-{m['messageType']}.json": normalise(m["bundle"], ids, times)
-        for her, msgs in produced.items()
-        for n, m in enumerate(msgs)
-    }
+    outputs: dict[str, Any] = {}
+    for her, msgs in produced.items():
+        for n, m in enumerate(msgs):
+            name = f"{her}/{n + 1:02d}-{m['messageType']}"
+            xml = await target.kith(m) if recipients[her] == KITH_XML else None
+            if xml is not None:
+                outputs[name + ".xml"] = normalise_xml(xml, ids, times)
+            else:
+                outputs[name + ".json"] = normalise(m["bundle"], ids, times)
     if update:
         _write_expected(folder, summary, outputs)
     else:
@@ -290,12 +329,15 @@ def _write_expected(folder: Path, summary: dict[str, Any], outputs: dict[str, An
         header + yaml.safe_dump(summary, sort_keys=False, allow_unicode=True)
     )
     root = folder / "expected"
-    for old in root.glob("*/*.json") if root.exists() else []:
+    for old in [*root.glob("*/*.json"), *root.glob("*/*.xml")] if root.exists() else []:
         old.unlink()
     for name, content in outputs.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps(content, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        if name.endswith(".xml"):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(orjson.dumps(content, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -313,12 +355,20 @@ def _compare(
         expected = {k: v for k, v in expected.items() if k not in SCOREKEEPING}
     problems = [f"summary {line}" for line in differences(expected, summary)]
     root = folder / "expected"
-    wanted = {str(p.relative_to(root)): p for p in root.glob("*/*.json")} if root.exists() else {}
+    wanted = (
+        {str(p.relative_to(root)): p for p in [*root.glob("*/*.json"), *root.glob("*/*.xml")]}
+        if root.exists()
+        else {}
+    )
     for name in sorted(set(wanted) | set(outputs)):
         if name not in outputs:
             problems.append(f"{name}: expected but not produced")
         elif name not in wanted:
             problems.append(f"{name}: produced but not expected")
+        elif name.endswith(".xml"):
+            problems += [
+                f"{name}: {line}" for line in xml_differences(wanted[name].read_bytes(), outputs[name])
+            ]
         else:
             problems += [
                 f"{name}: {line}"
