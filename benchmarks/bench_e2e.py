@@ -169,20 +169,39 @@ async def subscribe(gw: Gateway, sub: Subscriber, port: int) -> web.AppRunner:
 
 
 class Lane:
-    """One MLLP and one HTTP keep-alive connection; one event in flight."""
+    """One MLLP and one HTTP keep-alive connection; one event in flight. A connection the gateway
+    closed while idle (its keep-alive timeout) is opened again, as any client would."""
 
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
 
     async def open(self) -> None:
+        await self._open_mllp()
+        await self._open_http()
+
+    async def _open_mllp(self) -> None:
         self.mr, self.mw = await asyncio.open_connection("127.0.0.1", self.gw.mllp_port, limit=1 << 22)
+
+    async def _open_http(self) -> None:
         self.hr, self.hw = await asyncio.open_connection("127.0.0.1", self.gw.port, limit=1 << 22)
 
     async def send(self, event: Event) -> None:
+        for attempt in (1, 2):
+            try:
+                await self._send(event)
+                return
+            except (asyncio.IncompleteReadError, ConnectionError):
+                if attempt == 2:
+                    raise
+                await (self._open_mllp() if event.channel == "mllp" else self._open_http())
+
+    async def _send(self, event: Event) -> None:
         if event.channel == "mllp":
             self.mw.write(event.payload)
             ack = await read_frame(self.mr, 1 << 20)
-            if ack is None or not hl7_stored(ack):  # AA, or AE for failed handover rules only
+            if ack is None:
+                raise ConnectionResetError("MLLP connection closed")
+            if not hl7_stored(ack):  # AA, or AE for failed handover rules only
                 raise RuntimeError("HL7 event not accepted")
         else:
             self.hw.write(event.payload)

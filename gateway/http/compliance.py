@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.compliance.report import to_csv
 from gateway.compliance.service import Compliance, PeriodError, parse_period
+from gateway.http.audit import record
 from gateway.http.problems import problem
 from gateway.render.compliance_html import render_report
 
@@ -29,7 +30,10 @@ async def stay_timeline(request: web.Request) -> web.Response:
     if stay_id is None:
         return problem(400, "Bad stay id", "a stay id is a whole number")
     found = await request.app[COMPLIANCE].timeline(stay_id)
-    return problem(404, "No such stay") if found is None else web.json_response(found)
+    if found is None:
+        return problem(404, "No such stay")
+    await record(request, "stay", [str(stay_id)], "timeline")  # a read of a stay, like GET /stays/{id}
+    return web.json_response(found)
 
 
 async def stay_waiting_days(request: web.Request) -> web.Response:
@@ -37,7 +41,10 @@ async def stay_waiting_days(request: web.Request) -> web.Response:
     if stay_id is None:
         return problem(400, "Bad stay id", "a stay id is a whole number")
     found = await request.app[COMPLIANCE].waiting_days(stay_id)
-    return problem(404, "No such stay") if found is None else web.json_response(found)
+    if found is None:
+        return problem(404, "No such stay")
+    await record(request, "stay", [str(stay_id)], "waiting days")
+    return web.json_response(found)
 
 
 async def overdue(request: web.Request) -> web.Response:

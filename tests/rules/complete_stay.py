@@ -215,7 +215,7 @@ def complete_report_sections() -> list[Resource]:
         section("medicationHandedOut", "Dosett for tre døgn utlevert.", **days),
         section("medicationAssistance", "Trenger hjelp med dosett."),
         section("8", "Selvhjulpen i stell.", codes.SECTION_9141),
-        section("IP", "Pasient og datter informert.", codes.SECTION_8311),
+        section("IP", "Informert sammen med datter.", codes.SECTION_8311),
         section("aids", None),
         section("children", None),
     ]
