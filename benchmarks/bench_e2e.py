@@ -64,6 +64,23 @@ class Event:
     payload: bytes  # an MLLP frame, or a whole HTTP request
 
 
+DRUGS = 4  # drugs in each Utskrivningsrapport (--medications)
+
+
+def drugs(count: int) -> list[dict[str, object]]:
+    """`count` discharge drugs: a changed, a stopped, a new and an unchanged one in turn."""
+    kinds = [
+        {"change": "changed", "reason": "Dosejustert"},
+        {"change": "stopped", "status": "stopped", "reason": "Ikke lenger indisert"},
+        {"change": "new", "reason": "Ny diagnose"},
+        {"change": "unchanged"},
+    ]
+    return [
+        builders.medication(f"C09AA{n % 100:02d}", f"Legemiddel {n}", f"{n % 9 + 1} mg x 1", **kinds[n % 4])
+        for n in range(count)
+    ]
+
+
 def stay_events(n: int, person: str, tag: str, auth: dict[str, str]) -> list[Event]:
     visit = f"{tag}{n}"
 
@@ -81,14 +98,7 @@ def stay_events(n: int, person: str, tag: str, auth: dict[str, str]) -> list[Eve
         )
 
     pat = builders.patient(person)
-    meds = [
-        builders.medication("C09AA05", "Ramipril", "10 mg x 1", change="changed", reason="Blodtrykk"),
-        builders.medication(
-            "B01AC06", "Albyl-E", "75 mg x 1", status="stopped", change="stopped", reason="Byttet"
-        ),
-        builders.medication("B01AF02", "Eliquis", "5 mg x 2", change="new"),
-        builders.medication("N02BE01", "Paracetamol", "1 g x 3", change="unchanged"),
-    ]
+    meds = drugs(DRUGS)
     ready = builders.encounter(visit, ready="2026-11-05T09:00:00+01:00")
     report = builders.composition(f"R{visit}")
     epikrise = builders.composition(f"E{visit}", builders.codes.LOINC_EPIKRISE)
@@ -106,9 +116,10 @@ def stay_events(n: int, person: str, tag: str, auth: dict[str, str]) -> list[Eve
 
 @dataclass
 class Subscriber:
-    secret: str = ""
+    secrets: list[str] = field(default_factory=list)  # one per FHIR JSON subscription (/hook/N)
     xml_secret: str = ""
-    arrived: dict[str, tuple[float, str]] = field(default_factory=dict)  # webhook-id -> (time, stay)
+    # "N webhook-id" -> (time, stay): each FHIR JSON subscription gets every message once
+    arrived: dict[str, tuple[float, str]] = field(default_factory=dict)
     xml_arrived: dict[str, float] = field(default_factory=dict)
     bad: int = 0
 
@@ -129,7 +140,8 @@ class Subscriber:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        if not self.verified(self.secret, body, request):
+        n = int(request.match_info["n"])
+        if not self.verified(self.secrets[n], body, request):
             return web.Response(status=401)
         stay = ""
         for entry in orjson.loads(body).get("entry", ()):
@@ -137,13 +149,13 @@ class Subscriber:
             if res.get("resourceType") == "Encounter":
                 stay = (res.get("identifier") or [{}])[0].get("value", "")
                 break
-        self.arrived.setdefault(request.headers["webhook-id"], (time.perf_counter(), stay))
+        self.arrived.setdefault(f"{n} {request.headers['webhook-id']}", (time.perf_counter(), stay))
         return web.Response(status=204)
 
 
-async def subscribe(gw: Gateway, sub: Subscriber, port: int) -> web.AppRunner:
+async def subscribe(gw: Gateway, sub: Subscriber, port: int, json_subscriptions: int) -> web.AppRunner:
     app = web.Application()
-    app.router.add_post("/hook", sub.handle)
+    app.router.add_post("/hook/{n}", sub.handle)
     app.router.add_post("/hook-xml", sub.handle_xml)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -153,13 +165,16 @@ async def subscribe(gw: Gateway, sub: Subscriber, port: int) -> web.AppRunner:
         *("8200011", "8200021", "8200031"),
     ]
     async with aiohttp.ClientSession(headers=gw.auth) as session:
-        for fmt, path in (("fhir-json", "/hook"), ("kith-xml", "/hook-xml")):
+        wanted = [("fhir-json", f"/hook/{n}") for n in range(json_subscriptions)] + [
+            ("kith-xml", "/hook-xml")
+        ]
+        for fmt, path in wanted:
             url = f"http://127.0.0.1:{port}{path}"
             body = {"herIds": hers, "mode": "push", "format": fmt, "endpoint": url}
             async with session.post(gw.base + "/subscriptions", json=body) as resp:
                 secret = (await resp.json())["secret"]
             if fmt == "fhir-json":
-                sub.secret = secret
+                sub.secrets.append(secret)
             else:
                 sub.xml_secret = secret
     return runner
@@ -292,9 +307,10 @@ async def throughput(
     t_intake = time.perf_counter() - t0
     after = await messages_so_far(gw)
     produced = (after[0] - before[0], after[1] - before[1])
-    await wait_for(sub, (base[0] + produced[0], base[1] + produced[1]), 120)
+    copies = len(sub.secrets)  # each FHIR JSON subscription gets every message
+    await wait_for(sub, (base[0] + produced[0] * copies, base[1] + produced[1]), 300)
     t_all = time.perf_counter() - t0
-    delivered = sum(produced)
+    delivered = produced[0] * copies + produced[1]
     cpu, own = gateway_cpu(gw) - cpu0, time.process_time() - own0
     events = stays * EVENTS_PER_STAY
     print(
@@ -355,7 +371,8 @@ async def at_rate(
             next_rss += rss_every
     await asyncio.gather(*tasks)
     after = await messages_so_far(gw)
-    await wait_for(sub, (base + after[0] - before[0], base_xml + after[1] - before[1]), 60)
+    copies = len(sub.secrets)
+    await wait_for(sub, (base + (after[0] - before[0]) * copies, base_xml + after[1] - before[1]), 60)
     for lane in lanes:
         lane.close()
     latencies = []
@@ -489,15 +506,16 @@ def floor_xml(repeat: int) -> float | None:
 
 async def run(args: argparse.Namespace, gw: Gateway) -> None:
     sub = Subscriber()
-    runner = await subscribe(gw, sub, free_port())
+    runner = await subscribe(gw, sub, free_port(), args.subscribers)
     people = person_numbers(args.stays + int(args.rate * max(args.seconds, args.soak_minutes * 60) / 5) + 60)
     await throughput(gw, sub, 20, 4, people[-20:], "W")  # warm-up
     await throughput(gw, sub, args.stays, args.lanes, people[: args.stays])
-    lat, _ = await at_rate(gw, sub, args.rate, args.seconds, people[args.stays :], "L")
-    print(
-        f"latency at {args.rate:.0f} events/s for {args.seconds:.0f} s: {len(lat)} messages, "
-        f"event sent -> subscriber 2xx {q(lat)}"
-    )
+    if args.seconds > 0:
+        lat, _ = await at_rate(gw, sub, args.rate, args.seconds, people[args.stays :], "L")
+        print(
+            f"latency at {args.rate:.0f} events/s for {args.seconds:.0f} s: {len(lat)} messages, "
+            f"event sent -> subscriber 2xx {q(lat)}"
+        )
     if args.soak_minutes:
         _, samples = await at_rate(
             gw, sub, args.rate, args.soak_minutes * 60, people[args.stays :], "S", rss_every=10
@@ -524,11 +542,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--soak-minutes", type=float, default=0.0)
+    parser.add_argument(
+        "--subscribers", type=int, default=1, help="FHIR JSON push subscriptions (plus one KITH XML)"
+    )
+    parser.add_argument("--medications", type=int, default=4, help="drugs in each Utskrivningsrapport")
+    parser.add_argument("--no-floors", action="store_true", help="skip the floors (for series of runs)")
     args = parser.parse_args()
-    print(f"End to end, {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores")
+    global DRUGS
+    DRUGS = args.medications
+    print(
+        f"End to end, {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores; "
+        f"{args.subscribers} FHIR JSON subscription(s) + 1 KITH XML, {args.medications} drugs per report"
+    )
     print("floors (what the hardware allows):")
-    floor_mllp(max(300, args.stays * 2))
-    floor_xml(200)
+    if not args.no_floors:
+        floor_mllp(max(300, args.stays * 2))
+        floor_xml(200)
     with running_gateway() as gw:
         asyncio.run(run(args, gw))
 
