@@ -30,6 +30,16 @@ class ComplianceSql:
     def stay_events(self, stay_id: int) -> list[StayEventRow]: ...
     def stay_outbound(self, stay_id: int) -> list[OutboundRow]: ...
 
+    def stay_ids_since(self, updated_since: str) -> list[int]:
+        """The stays (past "new") changed since a time: what the deadline watcher looks at."""
+        return [
+            r[0]
+            for r in self.c.execute(
+                "SELECT stay_id FROM stays WHERE updated_at >= ? AND status != 'new' ORDER BY stay_id",
+                (updated_since,),
+            )
+        ]
+
     def stay_records(
         self, updated_since: str | None, stay_ids: Sequence[int] | None = None
     ) -> list[StayRecord]:
