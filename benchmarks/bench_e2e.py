@@ -122,6 +122,7 @@ class Subscriber:
     arrived: dict[str, tuple[float, str]] = field(default_factory=dict)
     xml_arrived: dict[str, float] = field(default_factory=dict)
     bad: int = 0
+    report: bytes = b""  # one Utskrivningsrapport as delivered, to time its KITH rendering alone
 
     def verified(self, secret: str, body: bytes, request: web.Request) -> bool:
         try:
@@ -144,6 +145,8 @@ class Subscriber:
         if not self.verified(self.secrets[n], body, request):
             return web.Response(status=401)
         stay = ""
+        if not self.report and b"UTSKRIVNINGSRAPPORT" in body[:2000]:
+            self.report = body
         for entry in orjson.loads(body).get("entry", ()):
             res = entry.get("resource", {})
             if res.get("resourceType") == "Encounter":
@@ -321,6 +324,8 @@ async def throughput(
         f"  intake stage:  {events / t_intake:,.0f} events/s accepted (durable, answered), "
         f"answer latency {q(intake)}"
     )
+    if FLOORS.get("mllp"):
+        print(f"                 = {events / t_intake / FLOORS['mllp']:.1%} of the floor's messages/s")
     print(
         f"  end to end:    {events / t_all:,.0f} events/s and {delivered / t_all:,.0f} deliveries/s "
         "with every message delivered"
@@ -464,9 +469,31 @@ def floor_mllp(messages: int) -> float:
         elapsed, lat = asyncio.run(drive_mllp(port, frames, 8))
         proc.kill()
         proc.join()
-    rate = messages / elapsed
+    rate = FLOORS["mllp"] = messages / elapsed
     print(f"  floor, framing + durable write + ACK (8 connections): {rate:,.0f} messages/s, {q(lat)}")
     return rate
+
+
+FLOORS: dict[str, float] = {}  # what the hardware allows, measured in this run (filled by the floors)
+
+
+def kith_stage(report: bytes, repeat: int = 200) -> None:
+    """Render and validate one delivered Utskrivningsrapport as KITH XML, alone: the stage's cost,
+    beside the XML floor measured in the same run."""
+    from adapters.kith.render import render_element, serialize
+    from adapters.kith.xsd import KithSchemas
+    from gateway.config import KITH_SCHEMAS
+
+    schemas = KithSchemas(KITH_SCHEMAS)
+    bundle = orjson.loads(report)
+    t0 = time.process_time()
+    for _ in range(repeat):
+        doc = render_element(bundle)
+        schemas.errors(doc)
+        serialize(doc)
+    per = (time.process_time() - t0) / repeat
+    ratio = f" = {per / FLOORS['xml']:.1f} × the XML floor" if FLOORS.get("xml") else ""
+    print(f"  KITH stage:    render + validate one Utskrivningsrapport {per * 1000:.2f} ms CPU{ratio}")
 
 
 def floor_xml(repeat: int) -> float | None:
@@ -493,7 +520,7 @@ def floor_xml(repeat: int) -> float | None:
         doc = etree.fromstring(raw, parser)
         etree.tostring(doc)
         schemas.errors(doc)
-    per = (time.process_time() - t0) / repeat
+    per = FLOORS["xml"] = (time.process_time() - t0) / repeat
     print(
         f"  floor, XML parse + serialise + XSD validate ({example.name}, {len(raw):,} bytes): "
         f"{per * 1000:.3f} ms CPU"
@@ -510,6 +537,8 @@ async def run(args: argparse.Namespace, gw: Gateway) -> None:
     people = person_numbers(args.stays + int(args.rate * max(args.seconds, args.soak_minutes * 60) / 5) + 60)
     await throughput(gw, sub, 20, 4, people[-20:], "W")  # warm-up
     await throughput(gw, sub, args.stays, args.lanes, people[: args.stays])
+    if sub.report:
+        kith_stage(sub.report)
     if args.seconds > 0:
         lat, _ = await at_rate(gw, sub, args.rate, args.seconds, people[args.stays :], "L")
         print(
