@@ -11,8 +11,6 @@ import orjson
 import yaml
 from lxml import etree
 
-from adapters.fhir import codes
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.kith.apprec import ReceiptError, render_apprec
@@ -20,13 +18,7 @@ from adapters.kith.msghead import Header, Party
 from tests import builders as b
 from tests.hl7_builders import adt, mdm_t02
 from tests.kith.kith_docs import dialog_answer
-from tests.rules.complete_stay import (
-    READY_CRITERIA,
-    CompleteStay,
-    complete_patient,
-    complete_report_sections,
-    section,
-)
+from tests.rules.complete_stay import completed
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "messages"
 
@@ -80,53 +72,6 @@ def fhir(
     bundle = b.message(code, *resources, focus=focus, message_id=mid(scenario, n), event_time=at)
     bundle["id"] = mid(scenario, n).replace("5c3e", "b0b0", 1)  # stable, so regenerating changes nothing
     return bundle
-
-
-def completed(code: str, resources: list[dict]) -> list[dict]:
-    extra: list[dict] = []
-    for res in resources:
-        kind = res["resourceType"]
-        if kind == "Patient" and not res.get("contact"):
-            res["contact"] = complete_patient()["contact"]
-        elif kind == "Encounter":
-            exts = res.setdefault("extension", [])
-            assessed = {
-                c.get("code") for e in exts for c in (e.get("valueCodeableConcept") or {}).get("coding") or ()
-            }
-            if any(e["url"] == codes.EXT_READY for e in exts):
-                exts += [
-                    {
-                        "url": codes.EXT_READY_ASSESSMENT,
-                        "valueCodeableConcept": {
-                            "coding": [{"system": codes.READY_ASSESSMENT, "code": criterion}],
-                            "text": "Vurdert og dokumentert.",
-                        },
-                    }
-                    for criterion in READY_CRITERIA
-                    if criterion not in assessed
-                ]
-            if code == "A03" and (res.get("period") or {}).get("end"):
-                hosp = res.setdefault("hospitalization", {})
-                hosp.setdefault("dischargeDisposition", {"coding": [{"code": "home"}]})
-                hosp.setdefault("destination", {"display": "Hjemmet, med hjemmesykepleie"})
-        elif kind == "Composition":
-            have = {c["code"] for s in res.get("section") or () for c in s["code"]["coding"]}
-            if res["type"]["coding"][0]["code"] == codes.LOINC_UTSKRIVNINGSRAPPORT:
-                sections = complete_report_sections()
-                if not any(r["resourceType"] == "MedicationStatement" for r in resources):
-                    sections.append(section("ME", None, codes.SECTION_8311))  # no drugs: said so
-                stay = CompleteStay()
-                if not res.get("custodian"):
-                    res["custodian"] = {"reference": "Organization/ward"}
-                    res["author"] = [{"reference": "Practitioner/nurse"}]
-                    extra += [stay.custodian, stay.ward_contact]
-            else:  # the epikrise
-                sections = CompleteStay().epikrise_sections
-                res["author"] = res.get("author") or [{"display": "Lege Legesen"}]
-            res["section"] += [s for s in sections if s["code"]["coding"][0]["code"] not in have]
-            if not any(r["resourceType"] == "Condition" for r in resources):
-                extra += CompleteStay().conditions
-    return [*resources, *extra]
 
 
 T = {
