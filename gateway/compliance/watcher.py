@@ -128,12 +128,17 @@ class DeadlineWatcher:
             stay_ids = r.stay_ids_since(since)
             seen = set(stay_ids)
             stay_ids += [s for s in r.open_item_stays() if s not in seen]
-            items: list[ComplianceItem] = []
+            changed: list[ComplianceItem] = []
             for start in range(0, len(stay_ids), BATCH):
-                for rec in r.stay_records(None, stay_ids[start : start + BATCH]):
+                batch = stay_ids[start : start + BATCH]
+                items: list[ComplianceItem] = []
+                for rec in r.stay_records(None, batch):
                     found = obligations(rules, fold(rec.events), rec.outbound, rec.receipts, now)
                     items += items_for(rec, found, now, margin)
-            return changes(items, r.item_states(stay_ids))
+                # only what changed is kept past its batch: the step's memory does not grow with
+                # the number of stays watched
+                changed += changes(items, r.item_states(batch))
+            return changed
 
         items = await self.store.read(evaluate)
         if not items:
