@@ -78,8 +78,14 @@ def payload_cipher(settings: Settings) -> Cipher:
     if settings.payload_encryption not in ("auto", "off"):
         raise ConfigError("setting 'payload_encryption': must be 'auto' or 'off'")
     path = settings.payload_keys if settings.payload_encryption != "off" else None
-    if path is None and settings.auth_mode == "development" and settings.payload_encryption != "off":
-        path = dev_key_file(settings.data_dir)
+    made = settings.data_dir / "payload.keys"
+    if path is None and settings.payload_encryption != "off":
+        # development mode makes the key; any later reader of that data dir (e.g. `gateway report`,
+        # whatever mode it runs in) must use the key the data was written with
+        if settings.auth_mode == "development":
+            path = dev_key_file(settings.data_dir)
+        elif made.exists():
+            path = made
     if path is None:
         log.warning("payload_encryption_off", note="set payload_keys to encrypt stored patient data")
         return NoCipher()

@@ -12,10 +12,9 @@ from gateway.clock import SystemClock
 from gateway.compliance.rates import RateError, load_rates
 from gateway.compliance.report import to_csv
 from gateway.compliance.service import Compliance, PeriodError, parse_period
-from gateway.config import ConfigError, Settings, load_settings
+from gateway.config import ConfigError, load_settings
 from gateway.render.compliance_html import render_report
 from gateway.rules.packs import PackError, RuleBook, load_packs
-from gateway.store.cipher import Cipher, load_keys
 from gateway.store.sqlite import SqliteStore
 
 
@@ -26,7 +25,9 @@ async def _report(args: argparse.Namespace) -> str:
     start, end = parse_period(args.start, args.end)
     if not settings.database.exists():
         raise ConfigError(f"no gateway database at {settings.database}")
-    store = SqliteStore(settings.database, _cipher(settings))
+    from gateway.app import payload_cipher  # the one place the gateway decides its cipher
+
+    store = SqliteStore(settings.database, payload_cipher(settings))
     await store.start()
     try:
         compliance = Compliance(
@@ -44,16 +45,6 @@ async def _report(args: argparse.Namespace) -> str:
     if args.format == "html":
         return render_report(report)
     return orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n"
-
-
-def _cipher(settings: Settings) -> Cipher:
-    """The gateway's payload keys: the configured file, else the development key the gateway made
-    in its data directory (a report reads what `./run.sh` wrote without being told its mode)."""
-    from gateway.app import payload_cipher  # the one place the gateway decides its cipher
-
-    if settings.payload_keys is None and (settings.data_dir / "payload.keys").exists():
-        return load_keys(settings.data_dir / "payload.keys")
-    return payload_cipher(settings)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,9 @@ Plain aiohttp routes registered in `add_routes`, so access policies can be attac
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
 from gateway.compliance.report import to_csv
@@ -25,26 +28,26 @@ def _stay_id(request: web.Request) -> int | None:
         return None
 
 
-async def stay_timeline(request: web.Request) -> web.Response:
+async def _stay_view(
+    request: web.Request, view: Callable[[int], Awaitable[dict[str, Any] | None]], detail: str
+) -> web.Response:
+    """One derived view of one stay; a read of a stay, audited like GET /stays/{id}."""
     stay_id = _stay_id(request)
     if stay_id is None:
         return problem(400, "Bad stay id", "a stay id is a whole number")
-    found = await request.app[COMPLIANCE].timeline(stay_id)
+    found = await view(stay_id)
     if found is None:
         return problem(404, "No such stay")
-    await record(request, "stay", [str(stay_id)], "timeline")  # a read of a stay, like GET /stays/{id}
+    await record(request, "stay", [str(stay_id)], detail)
     return web.json_response(found)
+
+
+async def stay_timeline(request: web.Request) -> web.Response:
+    return await _stay_view(request, request.app[COMPLIANCE].timeline, "timeline")
 
 
 async def stay_waiting_days(request: web.Request) -> web.Response:
-    stay_id = _stay_id(request)
-    if stay_id is None:
-        return problem(400, "Bad stay id", "a stay id is a whole number")
-    found = await request.app[COMPLIANCE].waiting_days(stay_id)
-    if found is None:
-        return problem(404, "No such stay")
-    await record(request, "stay", [str(stay_id)], "waiting days")
-    return web.json_response(found)
+    return await _stay_view(request, request.app[COMPLIANCE].waiting_days, "waiting days")
 
 
 async def overdue(request: web.Request) -> web.Response:

@@ -16,25 +16,15 @@ from aiohttp.test_utils import TestServer
 from gateway.app import build_app, server_options
 from gateway.config import Settings
 from tests import builders as b
+from tests.attacks import billion_laughs
 from tests.conftest import Client, auth_headers, settings_for
 
 FHIR = "/fhir/$process-message"
 XML = {"Content-Type": "application/fhir+xml"}
 
-BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE Bundle [
- <!ENTITY lol "lol">
- <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<Bundle xmlns="http://hl7.org/fhir"><id value="&lol9;"/><type value="message"/></Bundle>"""
+BILLION_LAUGHS = billion_laughs(
+    "Bundle", '<Bundle xmlns="http://hl7.org/fhir"><id value="&lol9;"/><type value="message"/></Bundle>'
+)
 
 
 def xxe(system_id: str) -> bytes:
