@@ -124,3 +124,29 @@ def test_a_kith_xml_difference_is_told_by_element_path(tmp_path: Path) -> None:
         "8100021/01-LOG_INNLAGT.xml: /MsgHead/MsgInfo[1]/Receiver[1]/Organisation[1]/OrganisationName[1]: "
         "expected \"'Hamar kommune'\", got \"'Ringsaker kommune'\""
     ) in result.stdout
+
+
+def test_a_running_gateway_can_be_replayed_against_again(tmp_path: Path) -> None:
+    """Against a running gateway the inputs go as new messages about new stays, so the same
+    scenarios replay as expected a second time (not answered as duplicates of the first)."""
+    from benchmarks._server import dev_auth, free_port, start_gateway, wait_until_up
+
+    port, mllp = free_port(), free_port()
+    proc = start_gateway(tmp_path / "data", port, mllp)
+    token = dev_auth(tmp_path / "data")["Authorization"].removeprefix("Bearer ")
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", proc)
+        args = [
+            str(FIXTURES / "document-correction-and-cancellation"),
+            str(FIXTURES / "rejecting-apprec-from-municipality"),
+            "--target",
+            f"http://127.0.0.1:{port}",
+            "--token",
+            token,
+        ]
+        first, second = replay(*args), replay(*args)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert first.returncode == 0, first.stdout
+    assert second.returncode == 0, second.stdout

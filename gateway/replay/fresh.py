@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import orjson
+from lxml import etree
 
 from adapters.hl7v2.message import Message
 
@@ -44,9 +46,24 @@ def fresh_hl7(raw: bytes, suffix: str) -> bytes:
     return ("\r".join(out) + "\r").encode(charset)
 
 
-def fresh(path: Path, round_number: int) -> bytes:
-    raw = path.read_bytes()
-    if round_number == 0:
+def fresh_kith(raw: bytes, suffix: str) -> bytes:
+    """A KITH document's own id (MsgHead MsgInfo/MsgId, AppRec Id) becomes another UUID, derived
+    from it and the suffix (the standard wants a UUID there); what it refers to stays."""
+    root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    own = root.find("{*}MsgInfo/{*}MsgId") if etree.QName(root).localname == "MsgHead" else root.find("{*}Id")
+    if own is None or not own.text:
         return raw
-    suffix = f"-r{round_number}"
-    return fresh_hl7(raw, suffix) if path.suffix == ".hl7" else fresh_fhir(raw, suffix)
+    own.text = str(uuid.uuid5(uuid.NAMESPACE_URL, own.text.strip() + suffix))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def with_suffix(path: Path, raw: bytes, suffix: str) -> bytes:
+    """The input as a new message about new stays: its ids and stay keys end in `suffix`."""
+    if not suffix:
+        return raw
+    maker = {".hl7": fresh_hl7, ".xml": fresh_kith}.get(path.suffix, fresh_fhir)
+    return maker(raw, suffix)
+
+
+def fresh(path: Path, round_number: int) -> bytes:
+    return with_suffix(path, path.read_bytes(), f"-r{round_number}" if round_number else "")
