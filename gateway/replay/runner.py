@@ -127,11 +127,16 @@ class Target:
         if path.suffix == ".hl7" and self.mllp:
             return await self._send_mllp(data)
         route, kind = _ROUTES[path.suffix]
-        async with self.session.post(
-            self.base + route, data=data, headers={"Content-Type": kind, **self.auth}
-        ) as resp:
-            answer = await resp.read()
-            accepted = 200 <= resp.status < 300  # a receipt is answered 201 Created
+        while True:
+            async with self.session.post(
+                self.base + route, data=data, headers={"Content-Type": kind, **self.auth}
+            ) as resp:
+                answer = await resp.read()
+                wait = resp.headers.get("Retry-After", "1")
+            if resp.status != 429:  # over the gateway's rate limit: wait as asked, send again
+                break
+            await asyncio.sleep(float(wait) if wait.isdigit() else 1.0)
+        accepted = 200 <= resp.status < 300  # a receipt is answered 201 Created
         return Answer(accepted, rule_findings(path.suffix, answer) if accepted else [])
 
     async def _send_mllp(self, message: bytes) -> Answer:
