@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 EXTRAS=test source scripts/bootstrap.sh
+source scripts/ensure-postgres.sh
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

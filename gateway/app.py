@@ -21,7 +21,7 @@ from gateway.clock import Clock, SystemClock
 from gateway.compliance.rates import load_rates
 from gateway.compliance.service import Compliance
 from gateway.compliance.watcher import DeadlineWatcher, WatcherSettings
-from gateway.config import ConfigError, Settings, check_security
+from gateway.config import ConfigError, Settings, check_database, check_security
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
@@ -48,8 +48,9 @@ from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
 from gateway.render.kith_output import KithOutput
 from gateway.rules.packs import RuleBook, load_packs
+from gateway.store.base import Store
 from gateway.store.cipher import Cipher, NoCipher, dev_key_file, load_keys
-from gateway.store.sqlite import SqliteStore
+from gateway.store.engines import engine_of, open_store
 
 log = structlog.get_logger("app")
 WATCHER = web.AppKey("watcher", DeadlineWatcher)
@@ -58,7 +59,7 @@ WATCHER = web.AppKey("watcher", DeadlineWatcher)
 @dataclass
 class Parts:
     settings: Settings
-    store: SqliteStore
+    store: Store
     directory: EmbeddedDirectory
     pipeline: Pipeline
     intake: Intake
@@ -102,7 +103,8 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     schemas = KithSchemas(settings.kith_schema_dir) if settings.kith_schema_dir else None
     if schemas is None:
         log.warning("kith_not_validated", reason="no kith_schema_dir configured")
-    store = SqliteStore(settings.database, payload_cipher(settings))
+    check_database(settings)
+    store = open_store(settings.database_url, settings.database, payload_cipher(settings))
     await store.start()
     # The directory file is loaded into the store, then served from the stored copy, so what
     # routing used is in the database beside the messages it produced.
@@ -163,7 +165,11 @@ def server_options(settings: Settings) -> dict[str, float]:
 
 def delivery_settings(settings: Settings) -> DeliverySettings:
     schedule = [float(x) for x in settings.retry_schedule.split(",") if x.strip()] or list(DEFAULT_SCHEDULE)
-    return DeliverySettings(schedule=schedule, timeout=float(settings.delivery_timeout))
+    return DeliverySettings(
+        schedule=schedule,
+        timeout=float(settings.delivery_timeout),
+        lease=float(max(settings.delivery_lease_seconds, settings.delivery_timeout + 1)),
+    )
 
 
 def watcher_settings(settings: Settings) -> WatcherSettings:
@@ -205,7 +211,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         # collector's scans is worth ~5 % of intake CPU (docs/PERFORMANCE.md).
         gc.collect()
         gc.freeze()
-        log.info("gateway_started", database=str(settings.database.name), directory=settings.directory.name)
+        log.info(
+            "gateway_started", database=engine_of(settings.database_url), directory=settings.directory.name
+        )
         mllp = await start_mllp_server(
             lambda raw, peer: _hl7(parts, senders, raw, peer),
             settings.host,
@@ -228,6 +236,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             new_messages.notify()
 
         parts.intake.after_commit = after_commit
+
+        def other_instance_queued() -> None:  # PostgreSQL: NOTIFY from any instance sharing the database
+            deliverer.wake()
+            new_messages.notify()
+
+        parts.store.on_work(other_instance_queued)
         app[DELIVERER], app[CLOCK], app[NEW_MESSAGES] = deliverer, parts.clock, new_messages
         delivering = asyncio.create_task(deliverer.run(), name="deliverer")
         watcher = DeadlineWatcher(

@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway import logs
 from gateway.auth import token_cli
 from gateway.compliance import report_cli
-from gateway.config import ConfigError, check_security, load_settings
+from gateway.config import ConfigError, check_database, check_security, load_settings
 from gateway.intake import kith_files
 from gateway.protection import verify_cli
 from gateway.replay import runner as replay_runner
@@ -28,12 +28,14 @@ def _serve(args: argparse.Namespace) -> int:
                 "port": args.port,
                 "mllp_port": args.mllp_port,
                 "data_dir": args.data_dir,
+                "database_url": args.database_url,
                 "directory": args.directory,
                 "log_level": args.log_level,
                 "auth_mode": args.auth_mode,
             },
         )
         check_security(settings)
+        check_database(settings)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
@@ -69,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="HTTP port (default 8080; GATEWAY_PORT)")
     serve.add_argument("--mllp-port", type=int, help="MLLP port (default 2575; GATEWAY_MLLP_PORT)")
     serve.add_argument("--data-dir", type=Path, help="where the SQLite file and keys live (default ./data)")
+    serve.add_argument(
+        "--database-url",
+        help="postgresql://user:password@host:port/db to use PostgreSQL (GATEWAY_DATABASE_URL); "
+        "default: SQLite in the data directory",
+    )
     serve.add_argument("--directory", type=Path, help="directory YAML (default: the bundled demo directory)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument(

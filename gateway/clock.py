@@ -40,6 +40,16 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
+def iso_ms(dt: datetime) -> str:
+    """UTC, millisecond precision, sortable as text: for schedules with steps under a second."""
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def as_ms(stamp: str) -> str:
+    """A second-precision `iso` text in `iso_ms` form (they do not sort together as text)."""
+    return stamp if "." in stamp else stamp[:-1] + ".000Z"
+
+
 def parse_fhir_datetime(value: str) -> datetime:
     """FHIR dateTime (year to instant) → aware datetime; local times are Europe/Oslo."""
     text = value.strip()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.directory.embedded import DEMO_DIRECTORY
+from gateway.store.engines import engine_of
 
 # the official KITH schemas shipped with the gateway, byte for byte (schemas/kith-xsd/SOURCES.md)
 KITH_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "kith-xsd"
@@ -22,6 +23,9 @@ class Settings:
     port: int = 8080
     mllp_port: int = 2575
     data_dir: Path = Path("data")
+    # "" = SQLite in data_dir; postgresql://user:pass@host/db = PostgreSQL, which several instances
+    # can share (docs/POSTGRESQL.md). Instances sharing a database share data_dir's key files too.
+    database_url: str = ""
     directory: Path = DEMO_DIRECTORY
     max_body_bytes: int = 5 * 1024 * 1024
     http_idle_timeout: int = 15  # seconds an HTTP connection may sit without completing a request
@@ -29,6 +33,7 @@ class Settings:
     log_level: str = "info"
     retry_schedule: str = ""  # webhook retry delays in seconds, comma-separated; "" = the default ≈ 3 days
     delivery_timeout: int = 10
+    delivery_lease_seconds: int = 60  # a claimed delivery is another instance's to take after this
     receipt_deadline_hours: int = (
         96  # no receipt by then = not received (HIS 80415)  # seconds per webhook request
     )
@@ -81,6 +86,13 @@ class Settings:
 
 class ConfigError(Exception):
     pass
+
+
+def check_database(settings: Settings) -> None:
+    try:
+        engine_of(settings.database_url)
+    except ValueError as exc:
+        raise ConfigError(f"setting 'database_url': {exc}") from None
 
 
 def check_security(settings: Settings) -> None:

@@ -7,6 +7,8 @@ import hmac
 import secrets
 from pathlib import Path
 
+from gateway.keyfiles import create_once
+
 
 class Pseudonymizer:
     def __init__(self, key: bytes) -> None:
@@ -17,10 +19,9 @@ class Pseudonymizer:
 
     @classmethod
     def from_data_dir(cls, data_dir: Path) -> Pseudonymizer:
-        """The key is made on first start and kept beside the database (mode 0600)."""
+        """The key is made on first start and kept beside the database (mode 0600), exactly once:
+        instances sharing a data directory and starting together end up with the same key."""
         path = data_dir / "pseudonym.key"
         if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(secrets.token_bytes(32))
-            path.chmod(0o600)
+            create_once(path, secrets.token_bytes(32))
         return cls(path.read_bytes())

@@ -1,10 +1,19 @@
-"""Fixtures: a real gateway (aiohttp app on a real loopback socket, real SQLite file in tmp_path)."""
+"""Fixtures: a real gateway (aiohttp app on a real loopback socket) on a real store.
+
+Every test that touches the store runs twice, on SQLite (a file in tmp_path) and on PostgreSQL
+(a database of its own on a throwaway server, tests/pg_server.py): `pytest_generate_tests`
+finds them by what they use (STORE_USERS, STORE_FIXTURES) and `settings_for` and processes
+started by the tests (GATEWAY_DATABASE_URL) pick up the backend of the run.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import inspect
+import os
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +28,79 @@ from gateway.auth.tokens import dev_token
 from gateway.config import Settings, load_settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+BACKENDS = ("sqlite", "postgresql")
+# what a test module uses when its tests touch the store; and fixtures that give a running gateway
+STORE_USERS = ("settings_for", "start_gateway", "build_app", "build_parts", "local_gateway", "open_store")
+STORE_FIXTURES = {"gateway", "fast_retry_gateway", "world", "database_url"}
+_database_url = ""  # the PostgreSQL database of the running test; "" on SQLite
+
+
+@cache
+def _module_uses_store(path: str) -> bool:
+    text = Path(path).read_text(encoding="utf-8")
+    return any(name in text for name in STORE_USERS)
+
+
+def touches_store(metafunc: pytest.Metafunc) -> bool:
+    return bool(STORE_FIXTURES & set(metafunc.fixturenames)) or _module_uses_store(
+        inspect.getfile(metafunc.module)
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("postgresql_only"):  # several instances, one database
+        metafunc.parametrize("store_backend", ["postgresql"], indirect=True)
+    elif metafunc.definition.get_closest_marker("sqlite_only"):  # a property of the SQLite engine
+        metafunc.parametrize("store_backend", ["sqlite"], indirect=True)
+    elif touches_store(metafunc):
+        metafunc.parametrize("store_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    from tests import pg_server
+
+    try:
+        with pg_server.cluster() as url:
+            pg_server.prepare(url)
+            yield url
+    except (RuntimeError, OSError, KeyError) as exc:
+        if os.environ.get("GATEWAY_REQUIRE_POSTGRES"):
+            raise
+        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def store_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The store of this test run: sqlite, or postgresql with a fresh database of the test's own."""
+    global _database_url
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield backend
+        return
+    from tests import pg_server
+
+    _database_url = pg_server.new_database(request.getfixturevalue("pg_server"))
+    saved = os.environ.get("GATEWAY_DATABASE_URL")
+    os.environ["GATEWAY_DATABASE_URL"] = _database_url  # for gateways the test starts as processes
+    try:
+        yield backend
+    finally:
+        _database_url = ""
+        if saved is None:
+            os.environ.pop("GATEWAY_DATABASE_URL", None)
+        else:
+            os.environ["GATEWAY_DATABASE_URL"] = saved
+
+
+@pytest.fixture
+def database_url(store_backend: str) -> str:
+    """This test's PostgreSQL database URL, or "" on SQLite."""
+    return _database_url
+
+
+def current_database_url() -> str:
+    return _database_url
 
 
 @dataclass
@@ -65,6 +147,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
             # tests of other behaviour post deliberately partial documents; the rules' own tests
             # (tests/rules/) switch the packs on
             "rule_packs": "",
+            "database_url": _database_url,
             **overrides,
         },
     )

@@ -232,14 +232,17 @@ async def test_invalid_subscriptions_are_refused(gateway: Client) -> None:
             assert resp.content_type == "application/problem+json"
 
 
-async def test_the_deliverer_stops_promptly_while_woken_without_pause(tmp_path: Path) -> None:
+async def test_the_deliverer_stops_promptly_while_woken_without_pause(
+    tmp_path: Path, database_url: str
+) -> None:
     """Shutdown ends the delivery loop even when commits wake it all the time (a swallowed
     cancellation once kept a stopping gateway alive forever)."""
     from gateway.clock import SystemClock
     from gateway.delivery.webhooks import Deliverer, DeliverySettings
-    from gateway.store.sqlite import SqliteStore
+    from gateway.store.cipher import NoCipher
+    from gateway.store.engines import open_store
 
-    store = SqliteStore(tmp_path / "db.sqlite")
+    store = open_store(database_url, tmp_path / "db.sqlite", NoCipher())
     await store.start()
     deliverer = Deliverer(store, SystemClock(), DeliverySettings(idle_poll=0.001))
     running = asyncio.create_task(deliverer.run())

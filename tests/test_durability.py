@@ -93,6 +93,7 @@ async def test_nothing_acknowledged_is_lost_on_kill_9(tmp_path: Path) -> None:
         proc.wait()
 
 
+@pytest.mark.sqlite_only  # SQLite's own write-ahead log file; PostgreSQL manages its WAL itself
 async def test_the_write_ahead_log_stays_bounded_under_steady_intake(tmp_path: Path) -> None:
     """Checkpoints must keep up: a WAL that only grows makes every commit slower (it did once)."""
     from gateway.app import build_parts

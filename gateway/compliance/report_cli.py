@@ -15,7 +15,7 @@ from gateway.compliance.service import Compliance, PeriodError, parse_period
 from gateway.config import ConfigError, load_settings
 from gateway.render.compliance_html import render_report
 from gateway.rules.packs import PackError, RuleBook, load_packs
-from gateway.store.sqlite import SqliteStore
+from gateway.store.engines import open_store
 
 
 async def _report(args: argparse.Namespace) -> str:
@@ -23,11 +23,11 @@ async def _report(args: argparse.Namespace) -> str:
 
     settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
     start, end = parse_period(args.start, args.end)
-    if not settings.database.exists():
+    if not settings.database_url and not settings.database.exists():
         raise ConfigError(f"no gateway database at {settings.database}")
     from gateway.app import payload_cipher  # the one place the gateway decides its cipher
 
-    store = SqliteStore(settings.database, payload_cipher(settings))
+    store = open_store(settings.database_url, settings.database, payload_cipher(settings))
     await store.start()
     try:
         compliance = Compliance(

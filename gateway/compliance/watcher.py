@@ -180,11 +180,11 @@ class DeadlineWatcher:
 
     async def run(self) -> None:
         while not self._stopping:
+            self._wake.clear()  # before the step: a stop() during the step still ends the wait
             try:
                 await self.step()
             except Exception as exc:  # the watcher must outlive one bad evaluation
                 log.error("watcher_step_failed", error=type(exc).__name__)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.interval):
                     await self._wake.wait()

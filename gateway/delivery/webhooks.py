@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import random
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,14 +26,15 @@ import orjson
 import structlog
 from cryptography import x509
 
-from gateway.clock import Clock, iso
+from gateway.clock import Clock, iso, iso_ms
 from gateway.delivery.signing import signed_headers
+from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.protection import cms
 from gateway.protection.keys import SigningIdentity
 from gateway.render.formats import KITH_XML, RENDERERS, format_name
 from gateway.render.kith_output import KithOutput
-from gateway.store.base import AuditEntry, DeliveryRow, Store, Tx
+from gateway.store.base import AuditEntry, DeliveryRow, Store, StoreUnavailable, Tx
 
 log = structlog.get_logger("delivery")
 
@@ -48,6 +51,9 @@ class DeliverySettings:
     per_subscriber: int = 32
     batch: int = 200
     idle_poll: float = 1.0
+    # how long a claimed delivery stays this instance's; past it another instance may send it
+    # (this one died). Longer than `timeout`, so a live instance records its outcome first.
+    lease: float = 60.0
 
 
 @dataclass
@@ -66,13 +72,9 @@ class Deliverer:
     identity: SigningIdentity | None = None
     metrics: Metrics | None = None
     kith: KithOutput | None = None
+    # this instance's name on the deliveries it claims (several instances may share a database)
+    claimant: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}")
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _busy: set[tuple[str, str]] = field(default_factory=set)  # (subscription, order key) in flight
-    # A delivery settled while a read of due ones was under way may still look pending in that
-    # read's snapshot; it is remembered, with the settlement count at the time, until a read that
-    # started later has seen it.
-    _settled: dict[tuple[str, int], int] = field(default_factory=dict)
-    _settlements: int = 0
     _budgets: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _stopping: bool = False
@@ -99,20 +101,10 @@ class Deliverer:
                 # wake-up fires can be swallowed, and the loop would never end.
                 while not self._stopping:
                     self._wake.clear()
-                    now = iso(self.clock.now())
-                    read_from = self._settlements
-                    due = await self.store.read(lambda r, now=now: r.due_deliveries(now, self.settings.batch))
-                    for row in due:
-                        # a patient's next message waits until the one before it is settled
-                        if (row.subscription_id, row.order_key) not in self._busy and (
-                            row.subscription_id,
-                            row.outbound_seq,
-                        ) not in self._settled:
-                            self._busy.add((row.subscription_id, row.order_key))
-                            task = asyncio.create_task(self._deliver(session, row))
-                            self._tasks.add(task)
-                            task.add_done_callback(self._tasks.discard)
-                    self._settled = {k: n for k, n in self._settled.items() if n > read_from}
+                    for row in await self._claim():
+                        task = asyncio.create_task(self._deliver(session, row))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.settings.idle_poll):
                             await self._wake.wait()
@@ -120,6 +112,22 @@ class Deliverer:
                 for task in list(self._tasks):
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+                # what this instance claimed but did not finish is free for the others at once
+                with contextlib.suppress(StoreUnavailable):
+                    await self.store.write(lambda tx: tx.release_claims(self.claimant))
+
+    async def _claim(self) -> list[DeliveryRow]:
+        """The due deliveries, claimed for this instance in one unit of work (a patient's next
+        message is not due while the one before it is claimed, so order holds across instances)."""
+        now = self.clock.now()
+        stamp, lease_until = iso_ms(now), iso_ms(now + timedelta(seconds=self.settings.lease))
+        try:
+            return await self.store.write(
+                lambda tx: tx.claim_deliveries(stamp, self.claimant, lease_until, self.settings.batch)
+            )
+        except StoreUnavailable:
+            log.warning("delivery_claim_failed")
+            return []
 
     async def _deliver(self, session: aiohttp.ClientSession, row: DeliveryRow) -> None:
         budget = self._budgets.setdefault(
@@ -129,17 +137,19 @@ class Deliverer:
             async with budget:
                 outcome = await self._attempt(session, row)
             now = self.clock.now()
-            next_at = iso(now + timedelta(seconds=outcome.delay))
+            next_at = iso_ms(now + timedelta(seconds=outcome.delay))
 
             def record(tx: Tx) -> None:
-                tx.record_attempt(
+                if not tx.record_attempt(
                     row.subscription_id,
                     row.outbound_seq,
                     status=outcome.status,
                     next_attempt_at=next_at,
                     error=outcome.error,
                     now=iso(now),
-                )
+                    claimant=self.claimant,
+                ):
+                    return  # the lease ran out and another instance took it over: its outcome counts
                 if outcome.disable:
                     tx.update_subscription(row.subscription_id, status="disabled")
                 if outcome.status == "delivered":  # an export of patient data: audited like a read
@@ -170,10 +180,7 @@ class Deliverer:
                 error=outcome.error,
             )
         finally:
-            self._settlements += 1
-            self._settled[(row.subscription_id, row.outbound_seq)] = self._settlements
-            self._busy.discard((row.subscription_id, row.order_key))
-            self._wake.set()
+            self._wake.set()  # the patient's next message may be due now
 
     async def _plaintext(self, row: DeliveryRow) -> tuple[bytes, str] | _Outcome:
         """The message in the subscription's format, or why it is not sent: a KITH rendering that

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from gateway.keyfiles import create_once
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
@@ -22,15 +24,21 @@ class SigningIdentity:
 
 
 def self_signed(
-    common_name: str, days: int = 365, *, start: datetime | None = None, kind: str = "ec"
+    common_name: str,
+    days: int = 365,
+    *,
+    start: datetime | None = None,
+    kind: str = "ec",
+    key: PrivateKey | None = None,
 ) -> tuple[x509.Certificate, PrivateKey]:
-    """A self-signed pair. EC P-256 signs many times faster than RSA-2048; encryption recipients
-    must be RSA (CMS key transport as `cryptography` builds it)."""
-    key: PrivateKey = (
-        ec.generate_private_key(ec.SECP256R1())
-        if kind == "ec"
-        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    """A self-signed pair (for `key` when given). EC P-256 signs many times faster than RSA-2048;
+    encryption recipients must be RSA (CMS key transport as `cryptography` builds it)."""
+    if key is None:
+        key = (
+            ec.generate_private_key(ec.SECP256R1())
+            if kind == "ec"
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        )
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
@@ -61,13 +69,15 @@ def load_or_create(data_dir: Path, cert_file: Path | None, key_file: Path | None
         return SigningIdentity(cert, key)
     cert_path, key_path = data_dir / "dev-signing.crt", data_dir / "dev-signing.key"
     if not cert_path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        cert, key = self_signed("discharge-gateway.dev")
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
+        # each file made exactly once, the certificate for the key that won: instances sharing a
+        # data directory and starting together end up with the same pair
+        _, new_key = self_signed("discharge-gateway.dev")
+        pem = new_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        key_path.chmod(0o600)
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        create_once(key_path, pem)
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        cert, _ = self_signed("discharge-gateway.dev", key=key)
+        create_once(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return load_or_create(data_dir, cert_path, key_path)

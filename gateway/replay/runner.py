@@ -435,11 +435,33 @@ def scenarios(paths: list[Path]) -> list[Path]:
 
 @contextlib.asynccontextmanager
 async def local_gateway(
-    data_dir: Path, directory: Path, rule_packs: str | None = None, clock: ManualClock | None = None
+    data_dir: Path,
+    directory: Path,
+    rule_packs: str | None = None,
+    clock: ManualClock | None = None,
+    database_server: str = "",
 ) -> AsyncIterator[tuple[str, str]]:
     """A gateway of its own on a fresh temporary store, on loopback: each scenario starts clean.
     It runs the development issuer; the second value is an administrator's token for it. Rule
-    packs: the gateway's default (the national pack) unless given."""
+    packs: the gateway's default (the national pack) unless given. The store is SQLite in
+    data_dir, or, with a PostgreSQL server URL, a new database there, dropped afterwards."""
+    if database_server:
+        from gateway.store.postgres import scratch_database
+
+        async with (
+            scratch_database(database_server) as url,
+            _local_gateway(data_dir, directory, rule_packs, clock, url) as found,
+        ):
+            yield found
+        return
+    async with _local_gateway(data_dir, directory, rule_packs, clock, "") as found:
+        yield found
+
+
+@contextlib.asynccontextmanager
+async def _local_gateway(
+    data_dir: Path, directory: Path, rule_packs: str | None, clock: ManualClock | None, database_url: str
+) -> AsyncIterator[tuple[str, str]]:
     from gateway.app import build_app
     from gateway.auth.tokens import dev_token
     from gateway.config import load_settings
@@ -448,6 +470,7 @@ async def local_gateway(
         env={},
         overrides={
             "data_dir": data_dir,
+            "database_url": database_url,
             "directory": directory,
             "validation_workers": 0,
             "mllp_port": 0,
@@ -492,7 +515,9 @@ async def replay(args: argparse.Namespace) -> int:
                         packs = args.rule_packs if args.rule_packs is not None else scenario_packs(folder)
                         clock = ManualClock(EPOCH)  # moved to the first input's time
                         data_dir = Path(tmp) / f"s{n}"
-                        async with local_gateway(data_dir, args.directory, packs, clock) as (base, token):
+                        async with local_gateway(
+                            data_dir, args.directory, packs, clock, args.database_server
+                        ) as (base, token):
                             target = Target(base, session, token)
                             verdict = await play(target, folder, recipients, args.update_expected, clock)
                 except ReplayError as exc:
@@ -525,7 +550,7 @@ async def repeat(args: argparse.Namespace, folders: list[Path]) -> int:
                 base, token = args.target, args.token
             else:
                 base, token = await stack.enter_async_context(
-                    local_gateway(Path(tmp), args.directory, args.rule_packs)
+                    local_gateway(Path(tmp), args.directory, args.rule_packs, None, args.database_server)
                 )
             target = Target(base, session, token, args.mllp)
             done = accepted = 0
@@ -580,6 +605,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="bearer token for --target (also GATEWAY_TOKEN; mint one with `gateway token`)",
     )
     p.add_argument("--directory", type=Path, default=DEMO_DIRECTORY, help="the directory the target uses")
+    p.add_argument(
+        "--database-server",
+        default="",
+        metavar="URL",
+        help="without --target: run each scenario's gateway on PostgreSQL, in a new database on the "
+        "server this postgresql:// URL names (dropped afterwards); default: SQLite in a temporary folder",
+    )
     p.add_argument("--update-expected", action="store_true", help="record what is produced as expected")
     p.add_argument("--junit", type=Path, help="write a JUnit XML report here")
     p.add_argument(

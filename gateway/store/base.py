@@ -3,7 +3,9 @@
 A unit of work is a plain synchronous function of a `Tx`; the store runs it inside one
 transaction and commits before the caller's await returns, so "acknowledged" always means
 "durable". Keeping units of work synchronous lets the SQLite store batch many of them into
-one commit (group commit) on its writer thread.
+one commit (group commit) on the event loop; the PostgreSQL store runs each on a worker thread
+that owns a connection, and runs it again if PostgreSQL aborted it for a conflict (a unit is a
+function of the database and its inputs only, so running it again is safe).
 """
 
 from __future__ import annotations
@@ -200,7 +202,10 @@ class Tx(Protocol):
     def update_subscription(
         self, subscription_id: str, *, status: str | None = None, secrets: list[str] | None = None
     ) -> None: ...
-    def due_deliveries(self, now: str, limit: int) -> list[DeliveryRow]: ...
+    def release_claims(self, claimant: str | None = None) -> int: ...
+    def claim_deliveries(
+        self, now: str, claimant: str, lease_until: str, limit: int
+    ) -> list[DeliveryRow]: ...
     def record_attempt(
         self,
         subscription_id: str,
@@ -210,7 +215,8 @@ class Tx(Protocol):
         next_attempt_at: str,
         error: str | None,
         now: str,
-    ) -> None: ...
+        claimant: str,
+    ) -> bool: ...
     def deliveries(self, subscription_id: str, status: str | None, limit: int) -> list[dict[str, Any]]: ...
     def redeliver(self, subscription_id: str, message_ids: Sequence[str] | None, now: str) -> int: ...
     def events(self, subscription_id: str, after: int, limit: int) -> list[dict[str, Any]]: ...
@@ -236,6 +242,7 @@ class Tx(Protocol):
         self, updated_since: str | None, stay_ids: Sequence[int] | None = None
     ) -> list[StayRecord]: ...
     def upsert_items(self, items: Sequence[ComplianceItem]) -> list[ComplianceItem]: ...
+    def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None: ...
 
 
 class Reader(Protocol):
@@ -282,6 +289,8 @@ class Store(Protocol):
     async def write(self, unit: Callable[[Tx], T]) -> T: ...
     async def read(self, query: Callable[[Reader], T]) -> T: ...
     async def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None: ...
+    def on_work(self, callback: Callable[[], None]) -> None:
+        """Call back when another instance queued work (PostgreSQL); a no-op for one instance."""
 
 
 class StoreUnavailable(Exception):

@@ -15,34 +15,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
 import structlog
 
-from gateway.store.base import (
-    InboundRow,
-    NewOutbound,
-    OutboundRow,
-    StayEventRow,
-    StayRow,
-    StoreUnavailable,
-)
+from gateway.store.base import StoreUnavailable
 from gateway.store.cipher import Cipher, NoCipher
-from gateway.store.sqlite_audit import AuditSql
-from gateway.store.sqlite_compliance import ComplianceSql
-from gateway.store.sqlite_delivery import DeliverySql
-from gateway.store.sqlite_rendered import RenderedSql
+from gateway.store.sql import SqlReader, SqlTx
 
 T = TypeVar("T")
 log = structlog.get_logger("store")
 
 MAX_BATCH = 256
 CLOSE_SECONDS = 5.0
-_STAY_COLS = "stay_id, stay_key, patient_ref, status, state, created_at, updated_at"
-_OUTBOUND_COLS = (
-    "seq, message_id, conversation_id, parent_id, notice_key, stay_id, message_type, "
-    "dispatch_status, recipient_her, recipient_kind, fingerprint, status, created_at, "
-    "source_inbound_seq"
-)
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -95,219 +78,8 @@ def _split_sql(sql: str) -> list[str]:
     return statements
 
 
-def _outbound(row: Sequence[Any], payload: bytes | None = None) -> OutboundRow:
-    return OutboundRow(*row, payload=payload)
-
-
-class SqliteTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
-    """The Tx of gateway.store.base over one sqlite3 connection.
-
-    Patient data columns go through the cipher (gateway/store/cipher.py), each bound to its row.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, cipher: Cipher | None = None) -> None:
-        self.c = conn
-        self.cipher: Cipher = cipher or NoCipher()
-
-    def _stay(self, row: Sequence[Any]) -> StayRow:
-        state = orjson.loads(self.cipher.open(row[4], f"stays.state|{row[0]}")) if row[4] else {}
-        return StayRow(row[0], row[1], row[2], row[3], state, row[5], row[6])
-
-    def find_inbound(self, message_id: str) -> InboundRow | None:
-        row = self.c.execute(
-            "SELECT seq, message_id, channel, event_code, received_at, body_hash, status, response "
-            "FROM inbound WHERE message_id = ?",
-            (message_id,),
-        ).fetchone()
-        return InboundRow(*row) if row else None
-
-    def insert_inbound(
-        self,
-        message_id: str,
-        channel: str,
-        event_code: str | None,
-        received_at: str,
-        body_hash: str,
-        body: bytes,
-        status: str,
-    ) -> int:
-        cur = self.c.execute(
-            "INSERT INTO inbound (message_id, channel, event_code, received_at, body_hash, body, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                message_id,
-                channel,
-                event_code,
-                received_at,
-                body_hash,
-                self.cipher.seal(body, f"inbound.body|{message_id}"),
-                status,
-            ),
-        )
-        return int(cur.lastrowid or 0)
-
-    def finish_inbound(self, seq: int, status: str, response: bytes) -> None:
-        self.c.execute("UPDATE inbound SET status = ?, response = ? WHERE seq = ?", (status, response, seq))
-
-    def get_stay(self, stay_key: str) -> StayRow | None:
-        row = self.c.execute(
-            f"SELECT {_STAY_COLS} FROM stays WHERE stay_key = ?",
-            (stay_key,),
-        ).fetchone()
-        return self._stay(row) if row else None
-
-    def create_stay(self, stay_key: str, patient_ref: str, now: str) -> StayRow:
-        cur = self.c.execute(
-            "INSERT INTO stays (stay_key, patient_ref, status, state, created_at, updated_at) "
-            "VALUES (?, ?, 'new', '{}', ?, ?)",
-            (stay_key, patient_ref, now, now),
-        )
-        return StayRow(int(cur.lastrowid or 0), stay_key, patient_ref, "new", {}, now, now)
-
-    def update_stay(self, stay_id: int, status: str, state: dict[str, Any], now: str) -> None:
-        self.c.execute(
-            "UPDATE stays SET status = ?, state = ?, updated_at = ? WHERE stay_id = ?",
-            (status, self.cipher.seal(orjson.dumps(state), f"stays.state|{stay_id}"), now, stay_id),
-        )
-
-    def add_stay_event(
-        self,
-        stay_id: int,
-        inbound_seq: int,
-        event_code: str,
-        event_time: str,
-        resources: list[dict[str, Any]],
-    ) -> None:
-        self.c.execute(
-            "INSERT INTO stay_events (stay_id, inbound_seq, event_code, event_time, resources) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (
-                stay_id,
-                inbound_seq,
-                event_code,
-                event_time,
-                self.cipher.seal(orjson.dumps(resources), f"stay_events|{stay_id}|{inbound_seq}"),
-            ),
-        )
-
-    def stay_events(self, stay_id: int) -> list[StayEventRow]:
-        return [
-            StayEventRow(
-                r[0], r[1], r[2], orjson.loads(self.cipher.open(r[3], f"stay_events|{stay_id}|{r[0]}"))
-            )
-            for r in self.c.execute(
-                "SELECT inbound_seq, event_code, event_time, resources FROM stay_events "
-                "WHERE stay_id = ? ORDER BY event_time, inbound_seq",
-                (stay_id,),
-            )
-        ]
-
-    def stay_outbound(self, stay_id: int) -> list[OutboundRow]:
-        return [
-            _outbound(r)
-            for r in self.c.execute(
-                f"SELECT {_OUTBOUND_COLS} FROM outbound WHERE stay_id = ? ORDER BY seq", (stay_id,)
-            )
-        ]
-
-    def insert_outbound(
-        self, stay_id: int, source_inbound_seq: int | None, now: str, rows: Sequence[NewOutbound]
-    ) -> None:
-        self.c.executemany(
-            "INSERT INTO outbound (message_id, conversation_id, parent_id, notice_key, stay_id, "
-            "message_type, dispatch_status, recipient_her, recipient_kind, fingerprint, status, "
-            "created_at, source_inbound_seq, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    r.message_id,
-                    r.conversation_id,
-                    r.parent_id,
-                    r.notice_key,
-                    stay_id,
-                    r.message_type,
-                    r.dispatch_status,
-                    r.recipient_her,
-                    r.recipient_kind,
-                    r.fingerprint,
-                    r.status,
-                    now,
-                    source_inbound_seq,
-                    self.cipher.seal(r.payload, f"outbound.payload|{r.message_id}"),
-                )
-                for r in rows
-            ],
-        )
-
-    def outbound_payload(self, message_id: str) -> bytes | None:
-        row = self.c.execute("SELECT payload FROM outbound WHERE message_id = ?", (message_id,)).fetchone()
-        return self.cipher.open(row[0], f"outbound.payload|{message_id}") if row else None
-
-    def stays_of_patient(self, patient_ref: str) -> list[StayRow]:
-        return [
-            self._stay(r)
-            for r in self.c.execute(
-                f"SELECT {_STAY_COLS} FROM stays WHERE patient_ref = ? ORDER BY stay_id",
-                (patient_ref,),
-            )
-        ]
-
-    def set_stay_patient(self, stay_id: int, patient_ref: str) -> None:
-        self.c.execute("UPDATE stays SET patient_ref = ? WHERE stay_id = ?", (patient_ref, stay_id))
-
-    def outbound(self, message_id: str) -> OutboundRow | None:
-        row = self.c.execute(
-            f"SELECT {_OUTBOUND_COLS}, payload FROM outbound WHERE message_id = ?", (message_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        return _outbound(row[:-1], self.cipher.open(row[-1], f"outbound.payload|{message_id}"))
-
-    def stay_by_id(self, stay_id: int) -> StayRow | None:
-        row = self.c.execute(
-            f"SELECT {_STAY_COLS} FROM stays WHERE stay_id = ?",
-            (stay_id,),
-        ).fetchone()
-        return self._stay(row) if row else None
-
-    def kith_inbound(self, status: str | None, limit: int) -> list[dict[str, Any]]:
-        """Inbound KITH documents (AppRec, Dialogmelding) by outcome, newest first; never the body."""
-        rows = self.c.execute(
-            "SELECT message_id, event_code, received_at, status FROM inbound WHERE channel = 'kith' "
-            "AND (? IS NULL OR status = ?) ORDER BY seq DESC LIMIT ?",
-            (status, status, limit),
-        )
-        keys = ("id", "messageType", "received", "status")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
-class SqliteReader(SqliteTx):
-    """Read-only queries for the HTTP side; runs on its own connection (WAL: never blocks the writer)."""
-
-    def feed(self, recipient_her: str, after: int, limit: int) -> list[OutboundRow]:
-        return [
-            _outbound(r)
-            for r in self.c.execute(
-                f"SELECT {_OUTBOUND_COLS} FROM outbound WHERE recipient_her = ? AND seq > ? "
-                "AND status = 'ready' ORDER BY seq LIMIT ?",
-                (recipient_her, after, limit),
-            )
-        ]
-
-    def stays(self, status: str | None, limit: int) -> list[StayRow]:
-        return [
-            self._stay(r)
-            for r in self.c.execute(
-                f"SELECT {_STAY_COLS} FROM stays WHERE (? IS NULL OR status = ?) "
-                "ORDER BY updated_at DESC LIMIT ?",
-                (status, status, limit),
-            )
-        ]
-
-    def inbound_count(self) -> int:
-        return int(self.c.execute("SELECT count(*) FROM inbound").fetchone()[0])
-
-    def directory_entries(self) -> list[tuple[str, str, str]]:
-        return list(self.c.execute("SELECT kind, key, body FROM directory ORDER BY kind, key"))
+SqliteTx = SqlTx  # SQLite needs none of the hooks: one writer, one instance
+SqliteReader = SqlReader
 
 
 class SqliteStore:
@@ -336,6 +108,10 @@ class SqliteStore:
         self._conn = _connect(self.path)
         migrate(self._conn)
         self._tx = SqliteTx(self._conn, self.cipher)
+        # one process uses a SQLite file: claims left by a process that died are void
+        released = self._tx.release_claims()
+        if released:
+            log.info("delivery_claims_released", deliveries=released)
         self._wake = asyncio.Event()
         self._batcher = asyncio.create_task(self._run_batches(), name="sqlite-batcher")
 
@@ -369,11 +145,10 @@ class SqliteStore:
         return await loop.run_in_executor(self._readers, self._run_read, query)
 
     async def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None:
-        def unit(tx: SqliteTx) -> None:
-            tx.c.execute("DELETE FROM directory")
-            tx.c.executemany("INSERT INTO directory (kind, key, body) VALUES (?, ?, ?)", entries)
+        await self.write(lambda tx: tx.replace_directory(entries))
 
-        await self.write(unit)
+    def on_work(self, callback: Callable[[], None]) -> None:
+        """One process per SQLite file: its own commits already wake its deliverer."""
 
     def _run_read(self, query: Callable[[SqliteReader], T]) -> T:
         reader = getattr(self._local, "reader", None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import sqlite3
 
 import structlog
 
@@ -13,6 +12,7 @@ from gateway.clock import ManualClock
 from gateway.compliance.watcher import DeadlineWatcher, WatcherSettings
 from gateway.rules.packs import RuleBook
 from tests import builders as b
+from tests import raw_store
 from tests.compliance.scene import Scene
 from tests.rules.complete_stay import T_ADMIT, T_DISCHARGE, T_READY, CompleteStay
 
@@ -60,11 +60,11 @@ async def test_a_missed_deadline_becomes_one_open_item_however_often_the_watcher
     assert {(i.rule_id, i.episode) for i in new} == {("TIME-EPIKRISE", "discharge")} | {
         ("TIME-RECEIPT", f"message:{m}") for m in at_admission
     }
-    with sqlite3.connect(world.client.settings.database) as db:
-        rows = db.execute(
-            "SELECT rule_id, episode, closed_at FROM compliance_items WHERE rule_id != 'TIME-RECEIPT' "
-            "ORDER BY rule_id"
-        ).fetchall()
+    rows = raw_store.rows(
+        world.client.settings,
+        "SELECT rule_id, episode, closed_at FROM compliance_items WHERE rule_id != 'TIME-RECEIPT' "
+        "ORDER BY rule_id",
+    )
     assert rows == [("TIME-EPIKRISE", "discharge", None), ("TIME-REPORT", "discharge", None)]
     stay = await world.get(f"/stays/{stay_id}")
     assert {(c["ruleId"], c["status"]) for c in stay["compliance"]} == {
@@ -203,4 +203,34 @@ async def test_the_watcher_runs_on_its_own_and_stops_on_its_flag(world: Scene) -
     assert [i["ruleId"] for i in (await world.get("/overdue"))["items"]] == ["TIME-REPORT"]
     watcher.stop()
     async with asyncio.timeout(2):
+        await task
+
+
+async def test_a_stop_during_a_step_ends_the_watcher_at_once(world: Scene) -> None:
+    """stop() while a step is still reading must not be forgotten until the next interval (a
+    slow step once made a stopping gateway wait its whole 10 s for the watcher)."""
+    reading, release = asyncio.Event(), asyncio.Event()
+    store = world.watcher.store
+
+    class SlowStore:
+        async def read(self, query):  # type: ignore[no-untyped-def]
+            reading.set()
+            await release.wait()
+            return await store.read(query)
+
+        async def write(self, unit):  # type: ignore[no-untyped-def]
+            return await store.write(unit)
+
+    watcher = DeadlineWatcher(
+        SlowStore(),  # type: ignore[arg-type]
+        ManualClock(world.clock.now()),
+        RuleBook(world.watcher.rules.current),
+        None,
+        WatcherSettings(interval=60),
+    )
+    task = asyncio.create_task(watcher.run())
+    await reading.wait()
+    watcher.stop()
+    release.set()
+    async with asyncio.timeout(2):  # not the 60 s interval
         await task

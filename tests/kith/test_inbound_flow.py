@@ -3,7 +3,6 @@ durability, and the negative answers (T01, T02, T10, E10) on documents made from
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import orjson
@@ -12,11 +11,14 @@ from lxml import etree
 from adapters.kith.xsd import KithSchemas
 from gateway import cli
 from gateway.clock import SystemClock
+from gateway.config import load_settings
 from gateway.ids import new_id
 from gateway.intake.kith import KithIntake
 from gateway.privacy import Pseudonymizer
-from gateway.store.sqlite import SqliteStore
+from gateway.store.cipher import NoCipher
+from gateway.store.engines import open_store
 from tests import builders as b
+from tests import raw_store
 from tests.conftest import Client
 from tests.kith.kith_docs import (
     KITH,
@@ -192,10 +194,11 @@ async def test_an_answered_document_is_already_committed(gateway: Client) -> Non
     _, _, answer = await post_kith(
         gateway, dialog_answer(msg_id=msg_id, refers_to=message_id, person=b.FNR_HAMAR)
     )
-    with sqlite3.connect(gateway.settings.database) as conn:
-        row = conn.execute(
-            "SELECT channel, status, response FROM inbound WHERE message_id = ?", (f"kith:{msg_id}",)
-        ).fetchone()
+    (row,) = raw_store.rows(
+        gateway.settings,
+        "SELECT channel, status, response FROM inbound WHERE message_id = ?",
+        (f"kith:{msg_id}",),
+    )
     assert row[0] == "kith" and row[1] == "processed" and bytes(row[2]) == answer
 
 
@@ -296,15 +299,17 @@ def test_files_go_through_the_same_intake(tmp_path: Path) -> None:
     assert code == 1  # one of them was refused
     assert apprec_fields((tmp_path / "svar.xml.apprec.xml").read_bytes())["status"] == "1"
     assert apprec_fields((tmp_path / "broken.xml.apprec.xml").read_bytes())["errors"] == ["T01"]
-    with sqlite3.connect(data / "gateway.sqlite") as conn:
-        rows = conn.execute("SELECT status FROM inbound WHERE channel = 'kith' ORDER BY seq").fetchall()
+    settings = load_settings(overrides={"data_dir": data})  # as the command read them (environment too)
+    rows = raw_store.rows(settings, "SELECT status FROM inbound WHERE channel = 'kith' ORDER BY seq")
     assert rows == [("unlinked",), ("rejected",)]
 
 
-async def test_a_store_that_cannot_commit_gets_no_receipt_but_a_503(tmp_path: Path) -> None:
+async def test_a_store_that_cannot_commit_gets_no_receipt_but_a_503(
+    tmp_path: Path, database_url: str
+) -> None:
     """When the store cannot commit, no AppRec OK is given (it would claim a receipt we cannot prove):
     a 503 transient problem instead, so the sender sends again."""
-    store = SqliteStore(tmp_path / "db.sqlite")
+    store = open_store(database_url, tmp_path / "db.sqlite", NoCipher())
     await store.start()
     await store.close()
     intake = KithIntake(store, SystemClock(), SCHEMAS, Pseudonymizer(b"k" * 32), 1 << 20)

@@ -3,13 +3,12 @@ administrators can query it, and neither the API nor SQL can change or delete an
 
 from __future__ import annotations
 
-import sqlite3
-
 import orjson
 import pytest
 
 from gateway.auth.scopes import MESSAGES_READ, SUBSCRIPTIONS_MANAGE
 from tests import builders as b
+from tests import raw_store
 from tests.conftest import Client, auth_headers
 
 NURSING = "8100011"
@@ -64,18 +63,17 @@ async def test_the_api_offers_no_way_to_change_the_audit_log(gateway: Client) ->
 
 
 async def test_the_database_refuses_updates_and_deletes_of_audit_entries(gateway: Client) -> None:
-    """Append-only in SQLite itself: triggers abort UPDATE and DELETE on the audit table."""
+    """Append-only in the database itself: triggers abort UPDATE and DELETE on the audit table."""
     await gateway.post_event(b.message("A01", b.patient(), b.encounter("A3")))
     await gateway.feed(NURSING)
-    conn = sqlite3.connect(gateway.settings.database)
-    try:
-        assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] >= 1
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute("UPDATE audit SET client_id = 'someone-else'")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute("DELETE FROM audit")
-    finally:
-        conn.close()
+    settings = gateway.settings
+    before = raw_store.rows(settings, "SELECT count(*) FROM audit")[0][0]
+    assert before >= 1
+    with pytest.raises(raw_store.Refused, match="append-only"):
+        raw_store.rows(settings, "UPDATE audit SET client_id = 'someone-else'")
+    with pytest.raises(raw_store.Refused, match="append-only"):
+        raw_store.rows(settings, "DELETE FROM audit")
+    assert raw_store.rows(settings, "SELECT count(*) FROM audit WHERE client_id = 'someone-else'") == [(0,)]
 
 
 async def test_a_webhook_delivery_is_audited_as_an_export(fast_retry_gateway: Client) -> None:

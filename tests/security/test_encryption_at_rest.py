@@ -3,13 +3,14 @@ the service reads it back transparently; keys rotate by putting a new key first.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from gateway.config import Settings
 from gateway.store.cipher import MAGIC, CipherError, NoCipher, load_keys, new_key_line
 from tests import builders as b
+from tests import raw_store
 from tests.conftest import Client, running, settings_for
 
 COLUMNS = [
@@ -20,18 +21,14 @@ COLUMNS = [
 ]
 
 
-def _raw_values(database: Path) -> dict[str, list[bytes]]:
-    conn = sqlite3.connect(database)
-    try:
-        return {
-            f"{table}.{column}": [
-                v if isinstance(v, bytes) else str(v).encode()
-                for (v,) in conn.execute(f"SELECT {column} FROM {table}")
-            ]
-            for table, column in COLUMNS
-        }
-    finally:
-        conn.close()
+def _raw_values(settings: Settings) -> dict[str, list[bytes]]:
+    return {
+        f"{table}.{column}": [
+            v if isinstance(v, bytes) else str(v).encode()
+            for (v,) in raw_store.rows(settings, f"SELECT {column} FROM {table}")
+        ]
+        for table, column in COLUMNS
+    }
 
 
 async def test_patient_data_is_not_in_the_database_file_but_the_api_reads_it(gateway: Client) -> None:
@@ -41,14 +38,13 @@ async def test_patient_data_is_not_in_the_database_file_but_the_api_reads_it(gat
     patient = b.patient(person=b.FNR_NO_GP, given="Åsmund", family="Særbøe")
     await gateway.post_event(b.message("A01", patient, b.encounter("E1")))
     await gateway.post_event(b.message("A03", patient, b.encounter("E1")))
-    values = _raw_values(gateway.settings.database)
+    values = _raw_values(gateway.settings)
     for column, rows in values.items():
         assert rows, column
         # a new stay's placeholder state ('{}') is written before the first event fills it
         assert all(v.startswith(MAGIC) for v in rows if v != b"{}"), column
     everything = b"".join(v for rows in values.values() for v in rows)
-    database = gateway.settings.database
-    whole_file = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))  # + WAL
+    whole_file = raw_store.stored_bytes(gateway.settings)  # SQLite: + WAL; PostgreSQL: after a checkpoint
     for secret in ("Særbøe".encode(), "Åsmund".encode(), b.FNR_NO_GP.encode()):
         assert secret not in everything
         assert secret not in whole_file
@@ -86,7 +82,7 @@ async def test_rotation_new_key_first_old_rows_still_read(tmp_path: Path) -> Non
     async with running(settings) as gw:
         await gw.post_event(b.message("A01", b.patient(), b.encounter("R2")))
         assert len(await gw.messages("8100011")) == 2
-    kids = {v[len(MAGIC) + 1 : len(MAGIC) + 3] for v in _raw_values(settings.database)["outbound.payload"]}
+    kids = {v[len(MAGIC) + 1 : len(MAGIC) + 3] for v in _raw_values(settings)["outbound.payload"]}
     assert kids == {b"k1", b"k2"}
     keys.write_text(keys.read_text().splitlines()[0] + "\n")  # k1 dropped too early
     async with running(settings) as gw:

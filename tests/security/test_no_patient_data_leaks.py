@@ -101,7 +101,9 @@ DOORS = {
 }
 
 
-async def test_no_person_number_name_or_clinical_text_in_logs_or_error_answers(tmp_path: Path) -> None:
+async def test_no_person_number_name_or_clinical_text_in_logs_or_error_answers(
+    tmp_path: Path, database_url: str
+) -> None:
     """Across all fixtures and their broken and unauthorised variants, neither the logs nor any
     answer but an accepted one carries a fødselsnummer, a name or clinical text."""
     stream = io.StringIO()
@@ -117,7 +119,10 @@ async def test_no_person_number_name_or_clinical_text_in_logs_or_error_answers(t
         async with aiohttp.ClientSession() as session:
             for n, folder in enumerate(scenarios):
                 data_dir = tmp_path / f"s{n}"
-                async with local_gateway(data_dir, DEMO_DIRECTORY) as (base, token):
+                async with local_gateway(data_dir, DEMO_DIRECTORY, database_server=database_url) as (
+                    base,
+                    token,
+                ):
                     admin = {"Authorization": f"Bearer {token}"}
                     stranger = dev_token(
                         data_dir, client_id="municipality", scopes=[EVENTS_POST], her_ids=["8100001"]

@@ -1,8 +1,7 @@
-"""SQL for the audit log (migration 0005): insert and query only; the table refuses the rest."""
+"""SQL for the audit log (migration 0006): insert and query only; the table refuses the rest."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +11,7 @@ _COLS = ("seq", "at", "client_id", "organisation", "action", "subject_kind", "su
 
 
 class AuditSql:
-    c: sqlite3.Connection
+    c: Any  # gateway.store.sql.Connection
 
     def add_audit(self, entries: Sequence[AuditEntry]) -> None:
         self.c.executemany(
@@ -36,8 +35,10 @@ class AuditSql:
     ) -> list[dict[str, Any]]:
         rows = self.c.execute(
             f"SELECT {', '.join(_COLS)} FROM audit WHERE seq > ? "
-            "AND (? IS NULL OR client_id = ?) AND (? IS NULL OR subject_kind = ?) "
-            "AND (? IS NULL OR subject = ?) AND (? IS NULL OR at >= ?) ORDER BY seq LIMIT ?",
+            "AND (CAST(? AS TEXT) IS NULL OR client_id = ?) "
+            "AND (CAST(? AS TEXT) IS NULL OR subject_kind = ?) "
+            "AND (CAST(? AS TEXT) IS NULL OR subject = ?) AND (CAST(? AS TEXT) IS NULL OR at >= ?) "
+            "ORDER BY seq LIMIT ?",
             (after, client_id, client_id, subject_kind, subject_kind, subject, subject, since, since, limit),
         )
         return [dict(zip(_COLS, r, strict=True)) for r in rows]

@@ -1,11 +1,10 @@
 """SQL for the compliance views: a stay's complete record in one read, and the watcher's items.
 
-Mixed into the SQLite Tx and Reader (gateway/store/sqlite.py) like DeliverySql.
+Mixed into SqlTx and SqlReader (gateway/store/sql.py) like DeliverySql.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,9 +23,9 @@ def _item(row: Sequence[Any]) -> ComplianceItem:
 class ComplianceSql:
     """Reads stays, events and messages through the Tx's own methods, so the cipher applies."""
 
-    c: sqlite3.Connection
+    c: Any  # gateway.store.sql.Connection
 
-    def _stay(self, row: Sequence[Any]) -> StayRow: ...  # provided by SqliteTx
+    def _stay(self, row: Sequence[Any]) -> StayRow: ...  # provided by SqlTx
     def stay_events(self, stay_id: int) -> list[StayEventRow]: ...
     def stay_outbound(self, stay_id: int) -> list[OutboundRow]: ...
 
@@ -52,7 +51,7 @@ class ComplianceSql:
             ).fetchall()
         else:
             stays = self.c.execute(
-                f"SELECT {_STAY_COLS} FROM stays WHERE (? IS NULL OR updated_at >= ?) "
+                f"SELECT {_STAY_COLS} FROM stays WHERE (CAST(? AS TEXT) IS NULL OR updated_at >= ?) "
                 "AND status != 'new' ORDER BY stay_id",
                 (updated_since, updated_since),
             ).fetchall()
@@ -97,8 +96,8 @@ class ComplianceSql:
         limit: int = 1000,
     ) -> list[ComplianceItem]:
         rows = self.c.execute(
-            f"SELECT {_ITEM_COLS} FROM compliance_items WHERE (? IS NULL OR stay_id = ?) "
-            "AND (? = 0 OR closed_at IS NULL) AND (? IS NULL OR kind = ?) "
+            f"SELECT {_ITEM_COLS} FROM compliance_items WHERE (CAST(? AS BIGINT) IS NULL OR stay_id = ?) "
+            "AND (? = 0 OR closed_at IS NULL) AND (CAST(? AS TEXT) IS NULL OR kind = ?) "
             "ORDER BY due_at, stay_id, rule_id, episode LIMIT ?",
             (stay_id, stay_id, 1 if open_only else 0, kind, kind, limit),
         )

@@ -1,13 +1,13 @@
-"""SQL for subscriptions and deliveries (SQLite). Mixed into SqliteTx, so it runs in units of work."""
+"""SQL for subscriptions and deliveries (both engines). Mixed into SqlTx, so it runs in units of work."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 
+from gateway.clock import as_ms
 from gateway.store.base import DeliveryRow, NewOutbound, Subscription
 from gateway.store.cipher import Cipher
 
@@ -33,8 +33,12 @@ def _subscription(row: Sequence[Any]) -> Subscription:
 
 
 class DeliverySql:
-    c: sqlite3.Connection
+    c: Any  # gateway.store.sql.Connection
     cipher: Cipher
+    _skip_locked = ""  # PostgreSQL: " FOR UPDATE OF d SKIP LOCKED"
+
+    def _serialize(self, keys: Iterable[str]) -> None: ...  # provided by SqlTx
+    def _notify(self) -> None: ...
 
     def create_subscription(self, sub: Subscription) -> None:
         self.c.execute(
@@ -76,20 +80,34 @@ class DeliverySql:
         """Every new outbound message, for every active subscription that wants it, numbered per
         subscription (its event number: consecutive, so a subscriber can see a gap). Returns how
         many deliveries were queued."""
-        cur = self.c.executemany(
+        ready = [r for r in rows if r.status == "ready"]
+        if not ready:
+            return 0
+        wanted = []
+        for sub_id, her_ids, types in self.c.execute(
+            "SELECT subscription_id, her_ids, message_types FROM subscriptions WHERE status = 'active'"
+        ):
+            hers, kinds = set(orjson.loads(her_ids)), set(orjson.loads(types))
+            wanted += [
+                (sub_id, r.message_id)
+                for r in ready
+                if r.recipient_her in hers and (not kinds or r.message_type in kinds)
+            ]
+        if not wanted:
+            return 0
+        # event numbers are max + 1: on PostgreSQL one writer per subscription until it commits,
+        # so a number never becomes visible after a higher one
+        self._serialize(sorted({f"subscription:{sub_id}" for sub_id, _ in wanted}))
+        self.c.executemany(
             "INSERT INTO deliveries (subscription_id, outbound_seq, order_key, status, next_attempt_at, "
             "event_number) "
-            "SELECT s.subscription_id, o.seq, ?, 'pending', ?, "
-            "  (SELECT coalesce(max(d.event_number), 0) + 1 FROM deliveries d "
-            "   WHERE d.subscription_id = s.subscription_id) "
-            "FROM outbound o JOIN subscriptions s ON s.status = 'active' "
-            "WHERE o.message_id = ? "
-            "AND EXISTS (SELECT 1 FROM json_each(s.her_ids) WHERE value = o.recipient_her) "
-            "AND (json_array_length(s.message_types) = 0 "
-            "     OR EXISTS (SELECT 1 FROM json_each(s.message_types) WHERE value = o.message_type))",
-            [(order_key, now, r.message_id) for r in rows if r.status == "ready"],
+            "SELECT CAST(? AS TEXT), o.seq, CAST(? AS TEXT), 'pending', CAST(? AS TEXT), "
+            "  (SELECT coalesce(max(d.event_number), 0) + 1 FROM deliveries d WHERE d.subscription_id = ?) "
+            "FROM outbound o WHERE o.message_id = ?",
+            [(sub_id, order_key, as_ms(now), sub_id, message_id) for sub_id, message_id in wanted],
         )
-        return max(cur.rowcount, 0)
+        self._notify()
+        return len(wanted)
 
     def events(self, subscription_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         """A subscription's messages by event number, after a cursor (the pull feed)."""
@@ -196,28 +214,43 @@ class DeliverySql:
         keys = ("messageId", "status", "sender", "format", "received")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def due_deliveries(self, now: str, limit: int) -> list[DeliveryRow]:
-        """The next pending delivery of each (subscription, patient) whose time has come.
+    def release_claims(self, claimant: str | None = None) -> int:
+        """Give back one claimant's claims (an instance stopping), or all of them (a store only one
+        instance can use, SQLite, at its start: claims left by a process that died are void)."""
+        return self.c.execute(
+            "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL "
+            "WHERE claimed_by IS NOT NULL AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
+            (claimant, claimant),
+        ).rowcount
 
-        Only the oldest pending message of a patient is ever due, so one patient's messages
-        reach a subscriber in order, and a patient whose message keeps failing holds back no one else.
+    def claim_deliveries(self, now: str, claimant: str, lease_until: str, limit: int) -> list[DeliveryRow]:
+        """Claim the next pending delivery of each (subscription, patient) whose time has come.
+
+        Only the oldest pending message of a patient is ever due, and a claimed one stays claimed
+        until its attempt is recorded or its lease runs out (an instance that died), so one
+        patient's messages reach a subscriber in order, one at a time, whichever instance sends
+        them; a patient whose message keeps failing holds back no one else.
         """
-        return [
-            DeliveryRow(*r[:6], self.cipher.open(r[6], f"outbound.payload|{r[2]}"), *r[7:])
-            for r in self.c.execute(
-                "SELECT d.subscription_id, d.outbound_seq, o.message_id, d.attempts, s.endpoint, s.secrets, "
-                "o.payload, d.order_key, s.certificate, s.format FROM deliveries d "
-                "JOIN outbound o ON o.seq = d.outbound_seq "
-                "JOIN subscriptions s ON s.subscription_id = d.subscription_id AND s.status = 'active' "
-                "AND s.mode = 'push' "
-                "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND d.outbound_seq = ("
-                "  SELECT min(d2.outbound_seq) FROM deliveries d2 "
-                "  WHERE d2.subscription_id = d.subscription_id "
-                "  AND d2.order_key = d.order_key AND d2.status = 'pending') "
-                "ORDER BY d.next_attempt_at, d.outbound_seq LIMIT ?",
-                (now, limit),
-            )
-        ]
+        rows = self.c.execute(
+            "SELECT d.subscription_id, d.outbound_seq, o.message_id, d.attempts, s.endpoint, s.secrets, "
+            "o.payload, d.order_key, s.certificate, s.format FROM deliveries d "
+            "JOIN outbound o ON o.seq = d.outbound_seq "
+            "JOIN subscriptions s ON s.subscription_id = d.subscription_id AND s.status = 'active' "
+            "AND s.mode = 'push' "
+            "WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
+            "AND (d.lease_until IS NULL OR d.lease_until <= ?) AND d.outbound_seq = ("
+            "  SELECT min(d2.outbound_seq) FROM deliveries d2 "
+            "  WHERE d2.subscription_id = d.subscription_id "
+            "  AND d2.order_key = d.order_key AND d2.status = 'pending') "
+            f"ORDER BY d.next_attempt_at, d.outbound_seq LIMIT ?{self._skip_locked}",
+            (now, now, limit),
+        ).fetchall()
+        self.c.executemany(
+            "UPDATE deliveries SET claimed_by = ?, lease_until = ? "
+            "WHERE subscription_id = ? AND outbound_seq = ?",
+            [(claimant, lease_until, r[0], r[1]) for r in rows],
+        )
+        return [DeliveryRow(*r[:6], self.cipher.open(r[6], f"outbound.payload|{r[2]}"), *r[7:]) for r in rows]
 
     def record_attempt(
         self,
@@ -228,19 +261,28 @@ class DeliverySql:
         next_attempt_at: str,
         error: str | None,
         now: str,
-    ) -> None:
-        self.c.execute(
-            "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
-            "delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END "
-            "WHERE subscription_id = ? AND outbound_seq = ?",
-            (status, next_attempt_at, error, status, now, subscription_id, outbound_seq),
+        claimant: str,
+    ) -> bool:
+        """The outcome of an attempt, if the claim is still this claimant's (an instance whose lease
+        ran out while it sent has been overtaken: the other instance's outcome counts)."""
+        return (
+            self.c.execute(
+                "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
+                "last_error = ?, "
+                "delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END, "
+                "claimed_by = NULL, lease_until = NULL "
+                "WHERE subscription_id = ? AND outbound_seq = ? AND claimed_by = ?",
+                (status, next_attempt_at, error, status, now, subscription_id, outbound_seq, claimant),
+            ).rowcount
+            > 0
         )
 
     def deliveries(self, subscription_id: str, status: str | None, limit: int) -> list[dict[str, Any]]:
         rows = self.c.execute(
             "SELECT o.message_id, o.message_type, d.status, d.attempts, d.last_error, d.next_attempt_at, "
             "d.delivered_at FROM deliveries d JOIN outbound o ON o.seq = d.outbound_seq "
-            "WHERE d.subscription_id = ? AND (? IS NULL OR d.status = ?) ORDER BY d.outbound_seq LIMIT ?",
+            "WHERE d.subscription_id = ? AND (CAST(? AS TEXT) IS NULL OR d.status = ?) "
+            "ORDER BY d.outbound_seq LIMIT ?",
             (subscription_id, status, status, limit),
         )
         keys = ("messageId", "messageType", "status", "attempts", "lastError", "nextAttempt", "deliveredAt")
@@ -252,7 +294,7 @@ class DeliverySql:
             cur = self.c.execute(
                 "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? "
                 "WHERE subscription_id = ? AND status = 'dead'",
-                (now, subscription_id),
+                (as_ms(now), subscription_id),
             )
             return cur.rowcount
         total = 0
@@ -261,7 +303,7 @@ class DeliverySql:
                 "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? "
                 "WHERE subscription_id = ? AND status = 'dead' "
                 "AND outbound_seq = (SELECT seq FROM outbound WHERE message_id = ?)",
-                (now, subscription_id, message_id),
+                (as_ms(now), subscription_id, message_id),
             )
             total += cur.rowcount
         return total

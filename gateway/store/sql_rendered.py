@@ -1,9 +1,9 @@
-"""SQL for the rendered-message cache (SQLite). Mixed into SqliteTx, so readers and units of work
-both see it."""
+"""SQL for the rendered-message cache (both engines). Mixed into SqlTx, so readers and units of
+work both see it."""
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
 import orjson
 
@@ -14,7 +14,7 @@ from gateway.store.cipher import Cipher
 class RenderedSql:
     """A rendered message is patient data like its payload: sealed with the same cipher."""
 
-    c: sqlite3.Connection
+    c: Any  # gateway.store.sql.Connection
     cipher: Cipher
 
     def rendered(self, message_id: str, fmt: str) -> RenderedRow | None:
@@ -31,8 +31,8 @@ class RenderedSql:
     def save_rendered(self, row: RenderedRow) -> RenderedRow:
         """Stores the first rendering of a message; a second one (a race) keeps the first."""
         self.c.execute(
-            "INSERT OR IGNORE INTO rendered (message_id, format, status, errors, body, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO rendered (message_id, format, status, errors, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 row.message_id,
                 row.format,
