@@ -223,6 +223,8 @@ class PgStore:
             await conn.close()
         self._listener = await asyncpg.connect(self.url)
         await self._listener.add_listener(WORK_CHANNEL, self._notified)
+        # without it other instances' work is still found, by the deliverer's once-a-second poll
+        self._listener.add_termination_listener(lambda _: log.warning("store_listener_lost"))
         self._running = True
 
     async def close(self) -> None:
