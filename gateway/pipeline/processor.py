@@ -157,10 +157,11 @@ class Pipeline:
         patient_ref = self.pseudonym(person[1]) if person else stay.patient_ref
         if patient_ref != stay.patient_ref:
             tx.set_stay_patient(stay.stay_id, patient_ref)
+        tx.update_stay(stay.stay_id, state.status, {**state.summary(), **checked.summary()}, now)
+        # last: on PostgreSQL a recipient's feed is held from here to COMMIT (docs/POSTGRESQL.md)
         tx.insert_outbound(stay.stay_id, seq, now, rows)
         # in order per patient, to each push subscriber
         outcome.deliveries += tx.enqueue_deliveries(rows, patient_ref, now)
-        tx.update_stay(stay.stay_id, state.status, {**state.summary(), **checked.summary()}, now)
         outcome.stay_id, outcome.stay_status = stay.stay_id, state.status
         outcome.gaps = to.gaps
         outcome.findings += checked.findings

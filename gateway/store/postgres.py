@@ -123,8 +123,13 @@ class PgTx(SqlTx):
         self._notified = False
 
     def _serialize(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self.c.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+        wanted = list(keys)
+        if wanted:  # in the caller's order, in one round trip
+            self.c.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                "FROM unnest(CAST(? AS TEXT[])) WITH ORDINALITY AS t(k, n) ORDER BY n",
+                (wanted,),
+            )
 
     def _notify(self) -> None:
         if not self._notified:  # delivered at COMMIT, once per transaction is enough
