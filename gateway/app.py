@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -225,7 +226,13 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         kith = KithOutput(parts.store, parts.clock, parts.schemas, parts.intake.metrics)
         app[KITH], app[DIRECTORY] = kith, parts.directory
         deliverer = Deliverer(
-            parts.store, parts.clock, delivery_settings(settings), identity, parts.intake.metrics, kith
+            parts.store,
+            parts.clock,
+            delivery_settings(settings),
+            identity,
+            parts.intake.metrics,
+            kith,
+            claimant=f"{socket.gethostname()}:{settings.port}",
         )
         app[METRICS] = parts.intake.metrics
         new_messages = NewMessages()

@@ -54,6 +54,7 @@ class DeliverySettings:
     # how long a claimed delivery stays this instance's; past it another instance may send it
     # (this one died). Longer than `timeout`, so a live instance records its outcome first.
     lease: float = 60.0
+    claim_gap: float = 0.005  # at most one claim per this many seconds unless a batch came full
 
 
 @dataclass
@@ -72,7 +73,9 @@ class Deliverer:
     identity: SigningIdentity | None = None
     metrics: Metrics | None = None
     kith: KithOutput | None = None
-    # this instance's name on the deliveries it claims (several instances may share a database)
+    # this instance's name on the deliveries it claims (several instances may share a database).
+    # The gateway names it by host and HTTP port, so an instance restarted after a crash takes
+    # back at once what it had claimed, instead of waiting for the lease to run out.
     claimant: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}")
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _budgets: dict[str, asyncio.Semaphore] = field(default_factory=dict)
@@ -99,12 +102,19 @@ class Deliverer:
             try:
                 # A stop flag, not only cancellation: on Python 3.11 a cancel that lands as the
                 # wake-up fires can be swallowed, and the loop would never end.
+                with contextlib.suppress(StoreUnavailable):  # what an earlier run of ours left claimed
+                    await self.store.write(lambda tx: tx.release_claims(self.claimant))
                 while not self._stopping:
                     self._wake.clear()
-                    for row in await self._claim():
+                    claimed = await self._claim()
+                    for row in claimed:
                         task = asyncio.create_task(self._deliver(session, row))
                         self._tasks.add(task)
                         task.add_done_callback(self._tasks.discard)
+                    if len(claimed) < self.settings.batch:
+                        # wake-ups that come meanwhile (commits, settled attempts) share the next
+                        # claim: one claim per wake-up cost a unit of work per event and per attempt
+                        await asyncio.sleep(self.settings.claim_gap)
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.settings.idle_poll):
                             await self._wake.wait()
