@@ -21,6 +21,10 @@ from gateway.store.engines import open_store
 async def _report(args: argparse.Namespace) -> str:
     import orjson
 
+    from gateway import logs
+
+    logs.configure("warning", sys.stderr)  # the report is on standard output; warnings are not
+
     settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
     start, end = parse_period(args.start, args.end)
     if not settings.database_url and not settings.database.exists():

@@ -2,8 +2,9 @@
 
 A background task (started in gateway/app.py beside the deliverer, ended by `stop()`) runs
 `step()` every `interval` seconds; tests call `step()` directly with a ManualClock. Each step:
-1. reads the open stays (updated within `lookback`, or with an open item) in one read;
-2. derives their obligations (gateway/compliance/obligations.py) at the clock's now;
+1. reads the open stays (updated within `lookback`, or with an open item), one stay's record at a
+   time, and derives its obligations (gateway/compliance/obligations.py) at the clock's now;
+2. keeps, of what it finds, only what the store does not know yet;
 3. writes, in one unit of work, an `overdue` item per (stay, rule, episode) whose deadline passed
    unmet, closed when met late; and an `escalated` item per held message (gate.py holds incomplete
    documents) whose deadline is within `margin` or past, closed when the message goes out;
@@ -27,7 +28,7 @@ from gateway.rules.packs import RuleBook
 from gateway.store.base import ComplianceItem, Reader, StayRecord, Store, Tx
 
 log = structlog.get_logger("watcher")
-BATCH = 200  # stays read and judged at a time
+BATCH = 200  # stays whose recorded items are read at a time (their records: one at a time)
 
 
 @dataclass
@@ -122,22 +123,24 @@ class DeadlineWatcher:
         rules, margin = self.rules.current, self.settings.margin
 
         def evaluate(r: Reader) -> list[ComplianceItem]:
-            # runs on the store's reader thread: the event loop keeps serving while stays are judged;
-            # stays are read a batch at a time, so memory stays flat however many are open (a soak
-            # that read them all at once grew the process by ~100 MB a minute)
+            # runs on the store's reader thread: the event loop keeps serving while stays are judged.
+            # One stay's record (its events, decoded) is read, judged and let go before the next is
+            # read, and only what changed is kept past its stay: the step's working set is one stay
+            # (~0.1 MB), whatever the number watched. Records read 200 at a time (~23 MB at once)
+            # grew the process at every step of a soak although live objects stayed flat: the
+            # interpreter's object arenas rose to a new high-water mark and were never given back
+            # (docs/PERFORMANCE.md, "Memory").
             stay_ids = r.stay_ids_since(since)
             seen = set(stay_ids)
             stay_ids += [s for s in r.open_item_stays() if s not in seen]
             changed: list[ComplianceItem] = []
             for start in range(0, len(stay_ids), BATCH):
                 batch = stay_ids[start : start + BATCH]
-                items: list[ComplianceItem] = []
-                for rec in r.stay_records(None, batch):
-                    found = obligations(rules, fold(rec.events), rec.outbound, rec.receipts, now)
-                    items += items_for(rec, found, now, margin)
-                # only what changed is kept past its batch: the step's memory does not grow with
-                # the number of stays watched
-                changed += changes(items, r.item_states(batch))
+                known = r.item_states(batch)
+                for stay_id in batch:
+                    for rec in r.stay_records(None, [stay_id]):
+                        found = obligations(rules, fold(rec.events), rec.outbound, rec.receipts, now)
+                        changed += changes(items_for(rec, found, now, margin), known)
             return changed
 
         items = await self.store.read(evaluate)

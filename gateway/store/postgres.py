@@ -229,7 +229,7 @@ class PgStore:
         self._listener = await asyncpg.connect(self.url)
         await self._listener.add_listener(WORK_CHANNEL, self._notified)
         # without it other instances' work is still found, by the deliverer's once-a-second poll
-        self._listener.add_termination_listener(lambda _: log.warning("store_listener_lost"))
+        self._listener.add_termination_listener(self._listener_lost)
         self._running = True
 
     async def close(self) -> None:
@@ -244,6 +244,10 @@ class PgStore:
             with contextlib.suppress(Exception):
                 await self._listener.close(timeout=2)
             self._listener = None
+
+    def _listener_lost(self, _: Any) -> None:
+        if self._running:  # not when we close it ourselves
+            log.warning("store_listener_lost")
 
     def on_work(self, callback: Callable[[], None]) -> None:
         self._callbacks.append(callback)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from typing import Any
 
 import structlog
 
@@ -105,6 +106,38 @@ async def test_a_deadline_met_late_before_the_watcher_looked_is_recorded_closed(
     assert item.kind == "overdue" and item.due_at == "2024-03-05T08:00:00Z"
     assert item.done_at == "2024-03-05T14:00:00Z" and item.closed_at == "2024-03-05T14:00:00Z"
     assert (await world.get("/overdue"))["items"] == []
+
+
+class _Spy:
+    """A Reader that notes which stays each read of stay records asks for."""
+
+    def __init__(self, reader: Any, asked: list[list[int]]) -> None:
+        self._reader, self._asked = reader, asked
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def stay_records(self, updated_since: str | None, stay_ids: Any = None) -> Any:
+        self._asked.append(list(stay_ids or ()))
+        return self._reader.stay_records(updated_since, stay_ids)
+
+
+async def test_the_watcher_holds_one_stays_record_at_a_time(world: Scene, monkeypatch: Any) -> None:
+    """A step's memory does not grow with the stays watched: each stay's record (its events, decoded)
+    is read, judged and let go before the next one is read; every stay is still judged once."""
+    for visit in ("V1", "V2", "V3"):
+        await world.post(ADMIT, "A01", b.patient(), enc(visit=visit), arrives="2024-03-05T15:00:00+01:00")
+    stays = sorted(s["stayId"] for s in (await world.get("/stays"))["stays"])
+    store = world.watcher.store
+    read, asked = store.read, []
+
+    async def spied(query: Any) -> Any:
+        return await read(lambda r: query(_Spy(r, asked)))
+
+    monkeypatch.setattr(store, "read", spied)
+    new = await world.watcher.step()
+    assert asked == [[s] for s in stays]
+    assert sorted(i.stay_id for i in new if i.rule_id == "TIME-ADMISSION-NOTICE") == stays
 
 
 async def test_each_new_item_logs_one_line_without_patient_data_and_counts_a_metric(world: Scene) -> None:
