@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import subprocess
@@ -35,9 +36,10 @@ class Gateway:
     mllp_port: int
     data_dir: Path
 
-    @property
+    @functools.cached_property
     def auth(self) -> dict[str, str]:
-        """Headers with a development administrator's token for this gateway."""
+        """Headers with a development administrator's token for this gateway: one token, as a
+        real client keeps its token (a new one per request filled the gateway's token cache)."""
         return dev_auth(self.data_dir)
 
     @property

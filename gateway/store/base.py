@@ -3,8 +3,8 @@
 A unit of work is a plain synchronous function of a `Tx`; the store runs it inside one
 transaction and commits before the caller's await returns, so "acknowledged" always means
 "durable". Keeping units of work synchronous lets the SQLite store batch many of them into
-one commit (group commit) on the event loop; the PostgreSQL store runs each on a worker thread
-that owns a connection, and runs it again if PostgreSQL aborted it for a conflict (a unit is a
+one commit (group commit) on the event loop; the PostgreSQL store runs each in a greenlet on the
+loop with a pooled connection, and runs it again if PostgreSQL aborted it for a conflict (a unit is a
 function of the database and its inputs only, so running it again is safe).
 """
 

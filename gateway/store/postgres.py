@@ -1,12 +1,14 @@
 """PostgreSQL store (asyncpg): several gateway instances on one database.
 
 Units of work stay synchronous functions of a Tx (gateway/store/base.py), so the same SQL and the
-same units serve both engines. Each runs on a worker thread that owns one asyncpg connection and
-drives it with its own event loop; the gateway's loop awaits the thread. A unit is one
-transaction (READ COMMITTED); where instances could interleave, the SQL takes transaction-level
-advisory locks (`_serialize`): one unit at a time per stay, per recipient feed and per
-subscription's event numbers, so feed cursors and event numbers never become visible out of
-order. A unit PostgreSQL aborts for a conflict (deadlock, serialization failure, or a unique
+same units serve both engines. On PostgreSQL a unit runs in a greenlet on the gateway's own event
+loop: each statement hands its asyncpg coroutine to the loop and the unit resumes with the result
+(`_drive`), so a unit waits for the database without blocking the loop, with no threads and no
+second event loop (measured: docs/POSTGRESQL.md). Each unit has a connection from an asyncpg pool
+and is one transaction (READ COMMITTED); where instances could interleave, the SQL takes
+transaction-level advisory locks (`_serialize`): one unit at a time per stay, per recipient feed
+and per subscription's event numbers, so feed cursors and event numbers never become visible out
+of order. A unit PostgreSQL aborts for a conflict (deadlock, serialization failure, or a unique
 key another instance took first, such as the same message id) runs again from the start: it is
 a function of the database and its inputs only. Deliveries are claimed with
 `FOR UPDATE SKIP LOCKED` and a lease; a commit that queued work NOTIFYs the other instances.
@@ -18,16 +20,14 @@ import asyncio
 import contextlib
 import random
 import re
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
 from typing import Any, TypeVar
 
 import asyncpg
+import greenlet
 import structlog
 
 from gateway.store.base import StoreUnavailable
@@ -40,8 +40,7 @@ log = structlog.get_logger("store")
 WORK_CHANNEL = "gateway_work"
 MIGRATION_LOCK = "gateway-migrations"
 CONFLICT_TRIES = 8
-WRITERS = 8  # connections for units of work: units on different stays run side by side
-READERS = 2
+POOL = 10  # connections: units on different stays run side by side
 _RETRYABLE = (
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.SerializationError,
@@ -85,34 +84,46 @@ class _Result:
         return iter(self.rows)
 
 
-class PgConnection:
-    """One asyncpg connection used synchronously from its worker thread (the Connection of sql.py)."""
+def _await(coro: Any) -> Any:
+    """From inside a unit's greenlet: let the loop run `coro`, and come back with its result."""
+    return greenlet.getcurrent().parent.switch(coro)
 
-    def __init__(self, url: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.conn: asyncpg.Connection = self.loop.run_until_complete(asyncpg.connect(url))
+
+async def _drive(fn: Callable[..., T], *args: Any) -> T:
+    """Run the synchronous `fn` in a greenlet, awaiting each coroutine it hands out (`_await`)
+    on this loop; an exception from a coroutine is raised inside `fn`, where the statement was."""
+    unit = greenlet.greenlet(fn)
+    handed = unit.switch(*args)
+    while not unit.dead:
+        try:
+            value = await handed
+        except BaseException as exc:  # into the unit: it may handle it; if not, it comes back out
+            handed = unit.throw(exc)
+        else:
+            handed = unit.switch(value)
+    return handed  # type: ignore[no-any-return]
+
+
+class PgConnection:
+    """One pooled asyncpg connection, used synchronously from a unit's greenlet (the Connection
+    of sql.py)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
         query, returns_rows = _dialect(sql)
         if returns_rows:
-            rows = [tuple(r) for r in self.loop.run_until_complete(self.conn.fetch(query, *params))]
+            rows = [tuple(r) for r in _await(self.conn.fetch(query, *params))]
             return _Result(rows, len(rows))
-        status = self.loop.run_until_complete(self.conn.execute(query, *params))
+        status = _await(self.conn.execute(query, *params))
         tail = status.rsplit(" ", 1)[-1]
         return _Result([], int(tail) if tail.isdigit() else -1)
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
         batch = list(params)
         if batch:
-            self.loop.run_until_complete(self.conn.executemany(_dialect(sql)[0], batch))
-
-    def run(self, statement: str) -> None:
-        self.loop.run_until_complete(self.conn.execute(statement))
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.loop.run_until_complete(self.conn.close(timeout=2))
-        self.loop.close()
+            _await(self.conn.executemany(_dialect(sql)[0], batch))
 
 
 class PgTx(SqlTx):
@@ -208,11 +219,7 @@ class PgStore:
     def __init__(self, url: str, cipher: Cipher | None = None) -> None:
         self.url = url
         self.cipher: Cipher = cipher or NoCipher()
-        self._writers = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="pg-write")
-        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="pg-read")
-        self._local = threading.local()
-        self._connections: list[PgConnection] = []
-        self._lock = threading.Lock()
+        self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
         self._callbacks: list[Callable[[], None]] = []
         self._running = False
@@ -226,6 +233,7 @@ class PgStore:
             await migrate(conn)
         finally:
             await conn.close()
+        self._pool = await asyncpg.create_pool(self.url, min_size=2, max_size=POOL)
         self._listener = await asyncpg.connect(self.url)
         await self._listener.add_listener(WORK_CHANNEL, self._notified)
         # without it other instances' work is still found, by the deliverer's once-a-second poll
@@ -234,12 +242,11 @@ class PgStore:
 
     async def close(self) -> None:
         self._running = False
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._writers.shutdown, True)
-        await loop.run_in_executor(None, self._readers.shutdown, True)
-        # each connection is closed on its own loop, which cannot run on this thread beside ours
-        connections, self._connections = self._connections, []
-        await loop.run_in_executor(None, lambda: [conn.close() for conn in connections])
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(10):
+                    await self._pool.close()
+            self._pool = None
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close(timeout=2)
@@ -257,83 +264,62 @@ class PgStore:
             callback()
 
     async def write(self, unit: Callable[[PgTx], T]) -> T:
-        if not self._running:
-            raise StoreUnavailable("store is not running")
-        return await asyncio.get_running_loop().run_in_executor(self._writers, self._run_write, unit)
+        for attempt in range(CONFLICT_TRIES):
+            try:
+                async with self._connection() as conn:
+                    try:
+                        await conn.execute("BEGIN")
+                        result = await _drive(unit, PgTx(PgConnection(conn), self.cipher))
+                        await conn.execute("COMMIT")
+                        return result
+                    except BaseException:
+                        await self._rollback(conn)
+                        raise
+            except _RETRYABLE as exc:
+                log.info("store_conflict_retry", error=type(exc).__name__, attempt=attempt + 1)
+                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+            except _LOST as exc:
+                raise StoreUnavailable(f"connection lost: {type(exc).__name__}") from None
+            except asyncpg.PostgresError as exc:
+                log.error("store_unit_failed", error=type(exc).__name__)
+                raise StoreUnavailable(f"unit failed: {type(exc).__name__}") from None
+        raise StoreUnavailable("too many conflicting transactions")
 
     async def read(self, query: Callable[[PgReader], T]) -> T:
-        if not self._running:
-            raise StoreUnavailable("store is not running")
-        return await asyncio.get_running_loop().run_in_executor(self._readers, self._run_read, query)
+        try:
+            async with self._connection() as conn:
+                try:
+                    await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    result = await _drive(query, PgReader(PgConnection(conn), self.cipher))
+                    await conn.execute("COMMIT")
+                    return result
+                except BaseException:
+                    await self._rollback(conn)
+                    raise
+        except _LOST as exc:
+            raise StoreUnavailable(f"connection lost: {type(exc).__name__}") from None
+        except asyncpg.PostgresError as exc:
+            raise StoreUnavailable(f"read failed: {type(exc).__name__}") from None
 
     async def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None:
         await self.write(lambda tx: tx.replace_directory(entries))
 
-    def _connection(self) -> PgConnection:
-        conn: PgConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = PgConnection(self.url)
-            except (OSError, asyncpg.PostgresError) as exc:
-                raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from None
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    def _drop(self, conn: PgConnection) -> None:
-        """A connection that failed is closed; the thread opens a new one for its next unit."""
-        self._local.conn = None
-        with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
-        conn.close()
-
-    def _run_write(self, unit: Callable[[PgTx], T]) -> T:
-        conn = self._connection()
-        for attempt in range(CONFLICT_TRIES):
-            try:
-                conn.run("BEGIN")
-                result = unit(PgTx(conn, self.cipher))
-                conn.run("COMMIT")
-                return result
-            except _RETRYABLE as exc:
-                self._rollback(conn)
-                log.info("store_conflict_retry", error=type(exc).__name__, attempt=attempt + 1)
-                time.sleep(random.uniform(0, 0.002 * 2**attempt))
-            except _LOST as exc:
-                self._drop(conn)
-                raise StoreUnavailable(f"connection lost: {type(exc).__name__}") from None
-            except asyncpg.PostgresError as exc:
-                self._rollback(conn)
-                log.error("store_unit_failed", error=type(exc).__name__)
-                raise StoreUnavailable(f"unit failed: {type(exc).__name__}") from None
-            except BaseException:  # the unit's own failure: undone, reported to its caller
-                self._rollback(conn)
-                raise
-        raise StoreUnavailable("too many conflicting transactions")
-
-    def _run_read(self, query: Callable[[PgReader], T]) -> T:
-        conn = self._connection()
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if not self._running or self._pool is None:
+            raise StoreUnavailable("store is not running")
         try:
-            conn.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            result = query(PgReader(conn, self.cipher))
-            conn.run("COMMIT")
-            return result
-        except _LOST as exc:
-            self._drop(conn)
-            raise StoreUnavailable(f"connection lost: {type(exc).__name__}") from None
-        except asyncpg.PostgresError as exc:
-            self._rollback(conn)
-            raise StoreUnavailable(f"read failed: {type(exc).__name__}") from None
-        except BaseException:
-            self._rollback(conn)
-            raise
-
-    def _rollback(self, conn: PgConnection) -> None:
+            conn = await self._pool.acquire()
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from None
         try:
-            conn.run("ROLLBACK")
-        except _LOST:
-            self._drop(conn)
-        except asyncpg.PostgresError:
-            pass
+            yield conn
+        finally:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
+
+    @staticmethod
+    async def _rollback(conn: asyncpg.Connection) -> None:
+        with contextlib.suppress(Exception):  # a lost connection is dropped by the pool
+            if conn.is_in_transaction():
+                await conn.execute("ROLLBACK")
