@@ -100,14 +100,18 @@ def wait_until_up(base: str, proc: subprocess.Popen[bytes], seconds: float = 30)
 
 
 @contextlib.contextmanager
-def running_gateway(*extra: str, env: dict[str, str] | None = None) -> Iterator[Gateway]:
+def running_gateway(
+    *extra: str, env: dict[str, str] | None = None, data_dir: Path | None = None
+) -> Iterator[Gateway]:
+    """A gateway process on a temporary data directory, or on `data_dir` (instances sharing one)."""
     with tempfile.TemporaryDirectory() as tmp:
         port, mllp = free_port(), free_port()
-        proc = start_gateway(Path(tmp) / "data", port, mllp, *extra, env=env)
+        data_dir = data_dir or Path(tmp) / "data"
+        proc = start_gateway(data_dir, port, mllp, *extra, env=env)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(base, proc)
-            yield Gateway(base, proc.pid, mllp, Path(tmp) / "data")
+            yield Gateway(base, proc.pid, mllp, data_dir)
         finally:
             proc.terminate()
             try:

@@ -30,7 +30,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._http_load import post_request, run
-from benchmarks._server import cpu_seconds, dev_auth, free_port, start_gateway, wait_until_up
+from benchmarks._server import Gateway, dev_auth, free_port, running_gateway
 from benchmarks.bench_delivery import HERS, Subscriber, person_numbers, start
 from tests import builders
 
@@ -57,56 +57,44 @@ def requests(patients: int, host: str, auth: dict[str, str]) -> list[list[bytes]
 
 
 @contextlib.contextmanager
-def instances(count: int, database_url: str, data_dir: Path) -> Iterator[list[tuple[str, int]]]:
-    env = {"GATEWAY_DATABASE_URL": database_url}
-    procs, found = [], []
-    try:
-        for _ in range(count):  # one after the other: the first makes the shared keys
-            port = free_port()
-            proc = start_gateway(data_dir, port, free_port(), env=env)
-            procs.append(proc)
-            wait_until_up(f"http://127.0.0.1:{port}", proc)
-            found.append((f"http://127.0.0.1:{port}", proc.pid))
-        yield found
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=30)
+def instances(count: int, database_url: str, data_dir: Path) -> Iterator[list[Gateway]]:
+    with contextlib.ExitStack() as stack:
+        env = {"GATEWAY_DATABASE_URL": database_url}
+        yield [stack.enter_context(running_gateway(env=env, data_dir=data_dir)) for _ in range(count)]
 
 
-async def measure(gateways: list[tuple[str, int]], data_dir: Path, patients: int, connections: int) -> dict:
+async def measure(gateways: list[Gateway], data_dir: Path, patients: int, connections: int) -> dict:
     auth = dev_auth(data_dir)
     port = free_port()
     async with aiohttp.ClientSession(headers=auth) as session:
         body = {"herIds": HERS, "mode": "push", "endpoint": f"http://127.0.0.1:{port}/hook"}
-        async with session.post(gateways[0][0] + "/subscriptions", data=orjson.dumps(body)) as resp:
+        async with session.post(gateways[0].base + "/subscriptions", data=orjson.dumps(body)) as resp:
             sub = Subscriber((await resp.json())["secret"])
     runner = await start(sub, port)
     try:
         per_patient = requests(patients, "127.0.0.1", auth)
-        cpu0 = sum(cpu_seconds(pid) for _, pid in gateways)
+        cpu0 = sum(gw.cpu() for gw in gateways)
         t0 = time.perf_counter()
         statuses: list[int] = []
 
         async def lane(n: int) -> None:
-            base = gateways[n % len(gateways)][0]
-            host, gw_port = base.removeprefix("http://").split(":")
+            gw = gateways[n % len(gateways)]
             mine = [r for i, pair in enumerate(per_patient) if i % connections == n for r in pair]
-            _, _, got = await run(host, int(gw_port), mine, 1)  # in order: A01 before A03
+            _, _, got = await run(gw.host, gw.port, mine, 1)  # in order: A01 before A03
             statuses.extend(got)
 
         await asyncio.gather(*(lane(n) for n in range(connections)))
         intake = time.perf_counter() - t0
         assert statuses.count(200) == 2 * patients, "not every event was accepted"
-        # every event makes one message per recipient in the demo directory's municipality: wait
-        # until the count stops growing and every message the feed lists has arrived
-        expected = await feed_size(gateways[0][0], auth)
+        # every event is answered after its messages were committed: the feeds hold all of them,
+        # and the run ends when the subscriber has had every one
+        expected = await feed_size(gateways[0].base, auth)
         while len(sub.arrived) < expected:
             await asyncio.sleep(0.01)
             if time.perf_counter() - t0 > 600:
                 raise RuntimeError("deliveries did not finish")
         total = time.perf_counter() - t0
-        cpu = sum(cpu_seconds(pid) for _, pid in gateways) - cpu0
+        cpu = sum(gw.cpu() for gw in gateways) - cpu0
     finally:
         await runner.cleanup()
     return {

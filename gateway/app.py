@@ -109,7 +109,8 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     await store.start()
     # The directory file is loaded into the store, then served from the stored copy, so what
     # routing used is in the database beside the messages it produced.
-    await store.replace_directory(entries_from_file(settings.directory))
+    entries = entries_from_file(settings.directory)
+    await store.write(lambda tx: tx.replace_directory(entries))
     directory = EmbeddedDirectory(await store.read(lambda r: r.directory_entries()))
     rules = RuleBook(load_packs(settings.rule_pack_paths))  # a bad pack stops the start: PackError
     pipeline = Pipeline(directory, directory, Pseudonymizer.from_data_dir(settings.data_dir), rules)

@@ -99,13 +99,9 @@ def cluster(*, durable: bool = False) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def database_url(server: str, name: str) -> str:
-    return server.rsplit("/", 1)[0] + "/" + name
-
-
 async def _prepare_template(server: str) -> None:
     """A database with the schema already migrated: each test's database is a copy of it."""
-    from gateway.store.postgres import migrate
+    from gateway.store.postgres import migrate, with_database
 
     conn = await asyncpg.connect(server)
     try:
@@ -113,7 +109,7 @@ async def _prepare_template(server: str) -> None:
         await conn.execute(f"CREATE DATABASE {TEMPLATE}")
     finally:
         await conn.close()
-    conn = await asyncpg.connect(database_url(server, TEMPLATE))
+    conn = await asyncpg.connect(with_database(server, TEMPLATE))
     try:
         await migrate(conn)
     finally:
@@ -136,4 +132,6 @@ def new_database(server: str) -> str:
     """A fresh database for one test (its own tables, nothing shared with other tests)."""
     name = f"gateway_test_{os.getpid()}_{next(_counter)}"
     asyncio.run(_create(server, name))  # from a synchronous fixture, outside the test's own loop
-    return database_url(server, name)
+    from gateway.store.postgres import with_database
+
+    return with_database(server, name)

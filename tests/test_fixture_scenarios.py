@@ -6,30 +6,19 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
-import pytest
+from tests.conftest import current_database_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "messages"
 
 
-@pytest.fixture(autouse=True)
-def on_this_runs_store(database_url: str) -> Iterator[None]:
-    """Each replay's gateways run on the store of the test run: on PostgreSQL, a new database
-    per scenario on the test's server (`--database-server`)."""
-    global _server
-    _server = database_url
-    yield
-    _server = ""
-
-
-_server = ""
-
-
 def replay(*args: str) -> subprocess.CompletedProcess[str]:
-    engine = ["--database-server", _server] if _server and "--target" not in args else []
+    # the replay's own gateways run on the store of this test run: on PostgreSQL, a new database
+    # per scenario on the test's server
+    server = current_database_url()
+    engine = ["--database-server", server] if server and "--target" not in args else []
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", "replay", *args, *engine],
         capture_output=True,

@@ -5,34 +5,24 @@ connections, exactly as two processes would."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 
 from gateway.store.base import NewOutbound, Subscription, Tx
-from gateway.store.postgres import PgStore
+from gateway.store.postgres import PgStore, create_scratch, drop_scratch
 from tests import pg_server as pgtest
 
 NOW = "2026-11-24T10:00:00Z"
-_names = itertools.count(1)
 
 
 @pytest.fixture
 def empty_database(pg_server: str) -> Iterator[str]:
     """A database with no schema at all (not a copy of the migrated template)."""
-    name = f"gateway_empty_{next(_names)}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(pg_server)
-        try:
-            await conn.execute(f"CREATE DATABASE {name}")
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    yield pgtest.database_url(pg_server, name)
+    url = asyncio.run(create_scratch(pg_server))
+    yield url
+    asyncio.run(drop_scratch(pg_server, url))
 
 
 @pytest.fixture

@@ -71,8 +71,7 @@ def load_or_create(data_dir: Path, cert_file: Path | None, key_file: Path | None
     if not cert_path.exists():
         # each file made exactly once, the certificate for the key that won: instances sharing a
         # data directory and starting together end up with the same pair
-        _, new_key = self_signed("discharge-gateway.dev")
-        pem = new_key.private_bytes(
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         create_once(key_path, pem)

@@ -9,6 +9,7 @@ import orjson
 from lxml import etree
 
 from adapters.hl7v2.message import Message
+from adapters.kith import safe_xml
 
 
 def fresh_fhir(raw: bytes, suffix: str) -> bytes:
@@ -49,7 +50,7 @@ def fresh_hl7(raw: bytes, suffix: str) -> bytes:
 def fresh_kith(raw: bytes, suffix: str) -> bytes:
     """A KITH document's own id (MsgHead MsgInfo/MsgId, AppRec Id) becomes another UUID, derived
     from it and the suffix (the standard wants a UUID there); what it refers to stays."""
-    root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    root = etree.fromstring(raw, safe_xml.PARSER)
     own = root.find("{*}MsgInfo/{*}MsgId") if etree.QName(root).localname == "MsgHead" else root.find("{*}Id")
     if own is None or not own.text:
         return raw

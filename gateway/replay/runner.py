@@ -445,49 +445,36 @@ async def local_gateway(
     It runs the development issuer; the second value is an administrator's token for it. Rule
     packs: the gateway's default (the national pack) unless given. The store is SQLite in
     data_dir, or, with a PostgreSQL server URL, a new database there, dropped afterwards."""
-    if database_server:
-        from gateway.store.postgres import scratch_database
-
-        async with (
-            scratch_database(database_server) as url,
-            _local_gateway(data_dir, directory, rule_packs, clock, url) as found,
-        ):
-            yield found
-        return
-    async with _local_gateway(data_dir, directory, rule_packs, clock, "") as found:
-        yield found
-
-
-@contextlib.asynccontextmanager
-async def _local_gateway(
-    data_dir: Path, directory: Path, rule_packs: str | None, clock: ManualClock | None, database_url: str
-) -> AsyncIterator[tuple[str, str]]:
     from gateway.app import build_app
     from gateway.auth.tokens import dev_token
     from gateway.config import load_settings
 
-    settings = load_settings(
-        env={},
-        overrides={
-            "data_dir": data_dir,
-            "database_url": database_url,
-            "directory": directory,
-            "validation_workers": 0,
-            "mllp_port": 0,
-            "auth_mode": "development",
-            "rate_limit_per_second": 0,
-            **({} if rule_packs is None else {"rule_packs": rule_packs}),
-        },
-    )
-    runner = web.AppRunner(build_app(settings, clock), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        database_url = ""
+        if database_server:
+            from gateway.store.postgres import scratch_database
+
+            database_url = await stack.enter_async_context(scratch_database(database_server))
+        settings = load_settings(
+            env={},
+            overrides={
+                "data_dir": data_dir,
+                "database_url": database_url,
+                "directory": directory,
+                "validation_workers": 0,
+                "mllp_port": 0,
+                "auth_mode": "development",
+                "rate_limit_per_second": 0,
+                **({} if rule_packs is None else {"rule_packs": rule_packs}),
+            },
+        )
+        runner = web.AppRunner(build_app(settings, clock), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)  # before the scratch database is dropped
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         yield f"http://127.0.0.1:{port}", dev_token(data_dir, client_id="replay")
-    finally:
-        await runner.cleanup()
 
 
 async def replay(args: argparse.Namespace) -> int:

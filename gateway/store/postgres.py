@@ -133,7 +133,7 @@ class PgTx(SqlTx):
         super().__init__(conn, cipher)
         self._notified = False
 
-    def _serialize(self, keys: Iterable[str]) -> None:
+    def _serialize(self, keys: Iterable[str]) -> bool:
         wanted = list(keys)
         if wanted:  # in the caller's order, in one round trip
             self.c.execute(
@@ -141,15 +141,12 @@ class PgTx(SqlTx):
                 "FROM unnest(CAST(? AS TEXT[])) WITH ORDINALITY AS t(k, n) ORDER BY n",
                 (wanted,),
             )
+        return bool(wanted)
 
     def _notify(self) -> None:
         if not self._notified:  # delivered at COMMIT, once per transaction is enough
             self.c.execute("SELECT pg_notify(?, '')", (WORK_CHANNEL,))
             self._notified = True
-
-
-class PgReader(SqlReader):
-    """Reads in a read-only snapshot: no locks, no notifications (the SqlTx hooks stay no-ops)."""
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -179,7 +176,8 @@ async def migrate(conn: asyncpg.Connection) -> int:
         await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", MIGRATION_LOCK)
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
+    """The same server's URL, naming another database."""
     base, _, query = url.partition("?")
     return base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
 
@@ -193,7 +191,7 @@ async def create_scratch(server_url: str) -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return _with_database(server_url, name)
+    return with_database(server_url, name)
 
 
 async def drop_scratch(server_url: str, database_url: str) -> None:
@@ -264,17 +262,21 @@ class PgStore:
             callback()
 
     async def write(self, unit: Callable[[PgTx], T]) -> T:
+        return await self._run(unit, PgTx)
+
+    async def read(self, query: Callable[[SqlReader], T]) -> T:
+        # a read-only snapshot: no locks, no notifications (the SqlTx hooks stay no-ops)
+        return await self._run(query, SqlReader, isolation="repeatable_read", readonly=True)
+
+    async def _run(self, fn: Callable[[Any], T], make: Callable[..., Any], **options: Any) -> T:
+        """`fn` in one transaction on a pooled connection, run again from the start when
+        PostgreSQL aborted it for a conflict; a failure of ours comes out as StoreUnavailable."""
+        if not self._running or self._pool is None:
+            raise StoreUnavailable("store is not running")
         for attempt in range(CONFLICT_TRIES):
             try:
-                async with self._connection() as conn:
-                    try:
-                        await conn.execute("BEGIN")
-                        result = await _drive(unit, PgTx(PgConnection(conn), self.cipher))
-                        await conn.execute("COMMIT")
-                        return result
-                    except BaseException:
-                        await self._rollback(conn)
-                        raise
+                async with self._pool.acquire() as conn, conn.transaction(**options):
+                    return await _drive(fn, make(PgConnection(conn), self.cipher))
             except _RETRYABLE as exc:
                 log.info("store_conflict_retry", error=type(exc).__name__, attempt=attempt + 1)
                 await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
@@ -284,42 +286,3 @@ class PgStore:
                 log.error("store_unit_failed", error=type(exc).__name__)
                 raise StoreUnavailable(f"unit failed: {type(exc).__name__}") from None
         raise StoreUnavailable("too many conflicting transactions")
-
-    async def read(self, query: Callable[[PgReader], T]) -> T:
-        try:
-            async with self._connection() as conn:
-                try:
-                    await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    result = await _drive(query, PgReader(PgConnection(conn), self.cipher))
-                    await conn.execute("COMMIT")
-                    return result
-                except BaseException:
-                    await self._rollback(conn)
-                    raise
-        except _LOST as exc:
-            raise StoreUnavailable(f"connection lost: {type(exc).__name__}") from None
-        except asyncpg.PostgresError as exc:
-            raise StoreUnavailable(f"read failed: {type(exc).__name__}") from None
-
-    async def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None:
-        await self.write(lambda tx: tx.replace_directory(entries))
-
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        if not self._running or self._pool is None:
-            raise StoreUnavailable("store is not running")
-        try:
-            conn = await self._pool.acquire()
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from None
-        try:
-            yield conn
-        finally:
-            with contextlib.suppress(Exception):
-                await self._pool.release(conn)
-
-    @staticmethod
-    async def _rollback(conn: asyncpg.Connection) -> None:
-        with contextlib.suppress(Exception):  # a lost connection is dropped by the pool
-            if conn.is_in_transaction():
-                await conn.execute("ROLLBACK")

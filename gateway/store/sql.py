@@ -4,7 +4,8 @@ Statements use `?` placeholders and SQL that both engines read the same way (RET
 ON CONFLICT, CAST(? AS TEXT) IS NULL for optional filters). What differs between the engines is
 behind two hooks, no-ops here: `_serialize` (PostgreSQL takes transaction-level advisory locks so
 that concurrent instances cannot interleave on one stay, feed or subscription; SQLite has one
-writer) and `_notify` (PostgreSQL tells the other instances that work was queued).
+writer) and `_notify` (PostgreSQL tells the other instances that work was queued); and the claim
+of due deliveries ends in `_skip_locked` (sql_delivery.py), empty here.
 """
 
 from __future__ import annotations
@@ -17,17 +18,10 @@ import orjson
 from gateway.store.base import InboundRow, NewOutbound, OutboundRow, StayEventRow, StayRow
 from gateway.store.cipher import Cipher, NoCipher
 from gateway.store.sql_audit import AuditSql
+from gateway.store.sql_columns import OUTBOUND_COLS, STAY_COLS
 from gateway.store.sql_compliance import ComplianceSql
 from gateway.store.sql_delivery import DeliverySql
 from gateway.store.sql_rendered import RenderedSql
-
-STAY_COLS = "stay_id, stay_key, patient_ref, status, state, created_at, updated_at"
-_STAY_COLS = STAY_COLS
-_OUTBOUND_COLS = (
-    "seq, message_id, conversation_id, parent_id, notice_key, stay_id, message_type, "
-    "dispatch_status, recipient_her, recipient_kind, fingerprint, status, created_at, "
-    "source_inbound_seq"
-)
 
 
 class Cursor(Protocol):
@@ -59,8 +53,10 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
         self.c = conn
         self.cipher: Cipher = cipher or NoCipher()
 
-    def _serialize(self, keys: Iterable[str]) -> None:
-        """Hold these keys until the transaction ends (PostgreSQL); SQLite has one writer."""
+    def _serialize(self, keys: Iterable[str]) -> bool:
+        """Hold these keys until the transaction ends (PostgreSQL); True when it did, so that rows
+        read before may have changed while it waited. SQLite has one writer: never."""
+        return False
 
     def _notify(self) -> None:
         """Tell other instances that deliveries or messages were queued (PostgreSQL)."""
@@ -108,7 +104,7 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
     def get_stay(self, stay_key: str) -> StayRow | None:
         self._serialize([f"stay:{stay_key}"])  # one unit at a time per stay, new or not
         row = self.c.execute(
-            f"SELECT {_STAY_COLS} FROM stays WHERE stay_key = ?",
+            f"SELECT {STAY_COLS} FROM stays WHERE stay_key = ?",
             (stay_key,),
         ).fetchone()
         return self._stay(row) if row else None
@@ -163,7 +159,7 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
         return [
             _outbound(r)
             for r in self.c.execute(
-                f"SELECT {_OUTBOUND_COLS} FROM outbound WHERE stay_id = ? ORDER BY seq", (stay_id,)
+                f"SELECT {OUTBOUND_COLS} FROM outbound WHERE stay_id = ? ORDER BY seq", (stay_id,)
             )
         ]
 
@@ -205,38 +201,34 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
         return self.cipher.open(row[0], f"outbound.payload|{message_id}") if row else None
 
     def stays_of_patient(self, patient_ref: str) -> list[StayRow]:
-        keys = [
-            r[0] for r in self.c.execute("SELECT stay_key FROM stays WHERE patient_ref = ?", (patient_ref,))
-        ]
-        self._serialize(sorted(f"stay:{k}" for k in keys))
-        return [
-            self._stay(r)
-            for r in self.c.execute(
-                f"SELECT {_STAY_COLS} FROM stays WHERE patient_ref = ? ORDER BY stay_id",
-                (patient_ref,),
-            )
-        ]
+        def read() -> list[Any]:
+            return self.c.execute(
+                f"SELECT {STAY_COLS} FROM stays WHERE patient_ref = ? ORDER BY stay_id", (patient_ref,)
+            ).fetchall()
+
+        rows = read()
+        if self._serialize(sorted(f"stay:{r[1]}" for r in rows)):
+            rows = read()  # as they are now that they are ours
+        return [self._stay(r) for r in rows]
 
     def set_stay_patient(self, stay_id: int, patient_ref: str) -> None:
         self.c.execute("UPDATE stays SET patient_ref = ? WHERE stay_id = ?", (patient_ref, stay_id))
 
     def outbound(self, message_id: str) -> OutboundRow | None:
         row = self.c.execute(
-            f"SELECT {_OUTBOUND_COLS}, payload FROM outbound WHERE message_id = ?", (message_id,)
+            f"SELECT {OUTBOUND_COLS}, payload FROM outbound WHERE message_id = ?", (message_id,)
         ).fetchone()
         if row is None:
             return None
         return _outbound(row[:-1], self.cipher.open(row[-1], f"outbound.payload|{message_id}"))
 
     def stay_by_id(self, stay_id: int) -> StayRow | None:
-        key = self.c.execute("SELECT stay_key FROM stays WHERE stay_id = ?", (stay_id,)).fetchone()
-        if key is None:
-            return None
-        self._serialize([f"stay:{key[0]}"])
-        row = self.c.execute(
-            f"SELECT {_STAY_COLS} FROM stays WHERE stay_id = ?",
-            (stay_id,),
-        ).fetchone()
+        def read() -> Any:
+            return self.c.execute(f"SELECT {STAY_COLS} FROM stays WHERE stay_id = ?", (stay_id,)).fetchone()
+
+        row = read()
+        if row is not None and self._serialize([f"stay:{row[1]}"]):
+            row = read()  # as it is now that it is ours
         return self._stay(row) if row else None
 
     def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None:
@@ -256,13 +248,14 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
 
 
 class SqlReader(SqlTx):
-    """Read-only queries for the HTTP side; runs on its own connection (WAL: never blocks the writer)."""
+    """Read-only queries for the HTTP side and the background tasks, on a connection of their own
+    (SQLite: WAL, never blocks the writer; PostgreSQL: a read-only snapshot, no locks)."""
 
     def feed(self, recipient_her: str, after: int, limit: int) -> list[OutboundRow]:
         return [
             _outbound(r)
             for r in self.c.execute(
-                f"SELECT {_OUTBOUND_COLS} FROM outbound WHERE recipient_her = ? AND seq > ? "
+                f"SELECT {OUTBOUND_COLS} FROM outbound WHERE recipient_her = ? AND seq > ? "
                 "AND status = 'ready' ORDER BY seq LIMIT ?",
                 (recipient_her, after, limit),
             )
@@ -272,7 +265,7 @@ class SqlReader(SqlTx):
         return [
             self._stay(r)
             for r in self.c.execute(
-                f"SELECT {_STAY_COLS} FROM stays WHERE (CAST(? AS TEXT) IS NULL OR status = ?) "
+                f"SELECT {STAY_COLS} FROM stays WHERE (CAST(? AS TEXT) IS NULL OR status = ?) "
                 "ORDER BY updated_at DESC LIMIT ?",
                 (status, status, limit),
             )

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 
 from gateway.store.base import ComplianceItem, OutboundRow, StayEventRow, StayRecord, StayRow
+from gateway.store.sql_columns import STAY_COLS
 
-_STAY_COLS = "stay_id, stay_key, patient_ref, status, state, created_at, updated_at"
 _ITEM_COLS = "stay_id, rule_id, episode, kind, message_type, due_at, opened_at, closed_at, done_at"
 
 
@@ -47,11 +47,11 @@ class ComplianceSql:
         if stay_ids is not None:
             marks = ",".join("?" * len(stay_ids))
             stays = self.c.execute(
-                f"SELECT {_STAY_COLS} FROM stays WHERE stay_id IN ({marks}) ORDER BY stay_id", tuple(stay_ids)
+                f"SELECT {STAY_COLS} FROM stays WHERE stay_id IN ({marks}) ORDER BY stay_id", tuple(stay_ids)
             ).fetchall()
         else:
             stays = self.c.execute(
-                f"SELECT {_STAY_COLS} FROM stays WHERE (CAST(? AS TEXT) IS NULL OR updated_at >= ?) "
+                f"SELECT {STAY_COLS} FROM stays WHERE (CAST(? AS TEXT) IS NULL OR updated_at >= ?) "
                 "AND status != 'new' ORDER BY stay_id",
                 (updated_since, updated_since),
             ).fetchall()

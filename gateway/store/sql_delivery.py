@@ -37,7 +37,7 @@ class DeliverySql:
     cipher: Cipher
     _skip_locked = ""  # PostgreSQL: " FOR UPDATE OF d SKIP LOCKED"
 
-    def _serialize(self, keys: Iterable[str]) -> None: ...  # provided by SqlTx
+    def _serialize(self, keys: Iterable[str]) -> bool: ...  # provided by SqlTx
     def _notify(self) -> None: ...
 
     def create_subscription(self, sub: Subscription) -> None:

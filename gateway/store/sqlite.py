@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -78,10 +78,6 @@ def _split_sql(sql: str) -> list[str]:
     return statements
 
 
-SqliteTx = SqlTx  # SQLite needs none of the hooks: one writer, one instance
-SqliteReader = SqlReader
-
-
 class SqliteStore:
     """Store backed by one SQLite file.
 
@@ -96,8 +92,8 @@ class SqliteStore:
         self.path = path
         self.cipher: Cipher = cipher or NoCipher()
         self._conn: sqlite3.Connection | None = None
-        self._tx: SqliteTx | None = None
-        self._pending: list[tuple[Callable[[SqliteTx], Any], asyncio.Future[Any]]] = []
+        self._tx: SqlTx | None = None
+        self._pending: list[tuple[Callable[[SqlTx], Any], asyncio.Future[Any]]] = []
         self._wake: asyncio.Event | None = None
         self._batcher: asyncio.Task[None] | None = None
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-read")
@@ -107,7 +103,7 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = _connect(self.path)
         migrate(self._conn)
-        self._tx = SqliteTx(self._conn, self.cipher)
+        self._tx = SqlTx(self._conn, self.cipher)
         # one process uses a SQLite file: claims left by a process that died are void
         released = self._tx.release_claims()
         if released:
@@ -132,7 +128,7 @@ class SqliteStore:
             self._conn = None
         self._readers.shutdown(wait=True)
 
-    async def write(self, unit: Callable[[SqliteTx], T]) -> T:
+    async def write(self, unit: Callable[[SqlTx], T]) -> T:
         if self._batcher is None or self._wake is None:
             raise StoreUnavailable("store is not running")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -140,20 +136,17 @@ class SqliteStore:
         self._wake.set()
         return await future
 
-    async def read(self, query: Callable[[SqliteReader], T]) -> T:
+    async def read(self, query: Callable[[SqlReader], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._run_read, query)
-
-    async def replace_directory(self, entries: Sequence[tuple[str, str, str]]) -> None:
-        await self.write(lambda tx: tx.replace_directory(entries))
 
     def on_work(self, callback: Callable[[], None]) -> None:
         """One process per SQLite file: its own commits already wake its deliverer."""
 
-    def _run_read(self, query: Callable[[SqliteReader], T]) -> T:
+    def _run_read(self, query: Callable[[SqlReader], T]) -> T:
         reader = getattr(self._local, "reader", None)
         if reader is None:
-            reader = self._local.reader = SqliteReader(_connect(self.path, readonly=True), self.cipher)
+            reader = self._local.reader = SqlReader(_connect(self.path, readonly=True), self.cipher)
         return query(reader)
 
     async def _run_batches(self) -> None:
@@ -182,8 +175,8 @@ class SqliteStore:
     @staticmethod
     def _run_units(
         conn: sqlite3.Connection,
-        tx: SqliteTx,
-        batch: list[tuple[Callable[[SqliteTx], Any], asyncio.Future[Any]]],
+        tx: SqlTx,
+        batch: list[tuple[Callable[[SqlTx], Any], asyncio.Future[Any]]],
     ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:

@@ -227,6 +227,7 @@ def completed(code: str, resources: list[Resource]) -> list[Resource]:
     mandatory sections and authors, a coded diagnosis): how a careful ward would send it. Used by
     the scenario generator and the end-to-end benchmark; extra resources are appended."""
     extra: list[Resource] = []
+    stay = CompleteStay()
     for res in resources:
         kind = res["resourceType"]
         if kind == "Patient" and not res.get("contact"):
@@ -258,15 +259,14 @@ def completed(code: str, resources: list[Resource]) -> list[Resource]:
                 sections = complete_report_sections()
                 if not any(r["resourceType"] == "MedicationStatement" for r in resources):
                     sections.append(section("ME", None, codes.SECTION_8311))  # no drugs: said so
-                stay = CompleteStay()
                 if not res.get("custodian"):
                     res["custodian"] = {"reference": "Organization/ward"}
                     res["author"] = [{"reference": "Practitioner/nurse"}]
                     extra += [stay.custodian, stay.ward_contact]
             else:  # the epikrise
-                sections = CompleteStay().epikrise_sections
+                sections = stay.epikrise_sections
                 res["author"] = res.get("author") or [{"display": "Lege Legesen"}]
             res["section"] += [s for s in sections if s["code"]["coding"][0]["code"] not in have]
             if not any(r["resourceType"] == "Condition" for r in resources):
-                extra += CompleteStay().conditions
+                extra += stay.conditions
     return [*resources, *extra]
