@@ -171,6 +171,8 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
         schedule=schedule,
         timeout=float(settings.delivery_timeout),
         lease=float(max(settings.delivery_lease_seconds, settings.delivery_timeout + 1)),
+        per_subscriber=max(1, settings.delivery_per_subscriber),
+        in_flight=max(1, settings.delivery_in_flight),
     )
 
 

@@ -32,11 +32,12 @@ class Settings:
     request_body_timeout: int = 30  # seconds for a request body to arrive in full
     log_level: str = "info"
     retry_schedule: str = ""  # webhook retry delays in seconds, comma-separated; "" = the default ≈ 3 days
-    delivery_timeout: int = 10
+    delivery_timeout: int = 10  # seconds per webhook request
+    delivery_per_subscriber: int = 32  # webhook requests in flight to one subscription, at most
     delivery_lease_seconds: int = 60  # a claimed delivery is another instance's to take after this
-    receipt_deadline_hours: int = (
-        96  # no receipt by then = not received (HIS 80415)  # seconds per webhook request
-    )
+    # webhook attempts claimed and not yet settled, at most: a backlog waits in the database
+    delivery_in_flight: int = 256
+    receipt_deadline_hours: int = 96  # no receipt by then = not received (HIS 80415)
     mllp_tls_cert: Path | None = None  # PEM; with mllp_tls_key, MLLP speaks TLS
     mllp_tls_key: Path | None = None
     mllp_tls_client_ca: Path | None = None  # PEM; when set, a client certificate from this CA is required

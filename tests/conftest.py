@@ -163,9 +163,11 @@ async def running(settings: Settings) -> AsyncIterator[Client]:
     """A gateway on a loopback port and a client carrying a development administrator's token."""
     server = TestServer(build_app(settings), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession(headers=auth_headers(settings)) as session:
-        yield Client(str(server.make_url("")).rstrip("/"), session, settings)
-    await server.close()
+    try:
+        async with aiohttp.ClientSession(headers=auth_headers(settings)) as session:
+            yield Client(str(server.make_url("")).rstrip("/"), session, settings)
+    finally:  # a failed assertion must not leave the gateway running into the next test
+        await server.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from gateway.app import build_app
 from tests import builders as b
-from tests.conftest import Client, auth_headers, settings_for
+from tests.conftest import Client, auth_headers, running, settings_for
 
 NURSING = "8100011"
 
@@ -261,3 +261,64 @@ async def test_the_deliverer_stops_promptly_while_woken_without_pause(
     await stormer
     await store.close()
     assert running.done() and running.exception() is None
+
+
+async def test_a_backlog_waits_in_the_database_not_as_claims(tmp_path: Path) -> None:
+    """A subscriber slower than the events: the gateway holds at most `delivery_in_flight`
+    attempts claimed at any moment (a claimed row carries its payload into the process), and
+    everything still arrives, once."""
+    from benchmarks.bench_delivery import person_numbers
+    from tests.raw_store import rows
+
+    settings = settings_for(tmp_path, delivery_in_flight=3)
+    async with running(settings) as gw:
+        sub = Subscriber()
+        receive = sub.handle
+
+        async def slowly(request: web.Request) -> web.Response:
+            await asyncio.sleep(0.05)
+            return await receive(request)
+
+        sub.handle = slowly  # type: ignore[method-assign]
+        await subscribe(gw, sub)
+        # a patient each: every message is due at once (none waits for the patient's one before)
+        for n, person in enumerate(person_numbers(12)):
+            await gw.post_event(admit(f"V{n}", person))
+        most_claimed = 0
+        deadline = time.monotonic() + 15
+        while len(sub.received) < 12:
+            assert time.monotonic() < deadline, "not all delivered in time"
+            claimed = rows(
+                settings,
+                "SELECT count(*) FROM deliveries WHERE status = 'pending' AND claimed_by IS NOT NULL",
+            )[0][0]
+            most_claimed = max(most_claimed, claimed)
+            await asyncio.sleep(0.01)
+        assert 1 <= most_claimed <= 3
+        assert len({r["id"] for r in sub.received}) == 12 and sub.bad_signatures == 0
+
+
+async def test_an_attempt_is_not_started_on_a_lease_about_to_run_out(tmp_path: Path) -> None:
+    """Claimed rows queue behind a slow subscriber's one-at-a-time budget. One whose lease would
+    run out during its attempt is not sent on it (another instance may claim it by then); it is
+    claimed afresh later. Each message arrives exactly once."""
+    from benchmarks.bench_delivery import person_numbers
+
+    settings = settings_for(
+        tmp_path, delivery_per_subscriber=1, delivery_timeout=1, delivery_lease_seconds=2
+    )
+    async with running(settings) as gw:
+        sub = Subscriber()
+        receive = sub.handle
+
+        async def slowly(request: web.Request) -> web.Response:
+            await asyncio.sleep(0.4)
+            return await receive(request)
+
+        sub.handle = slowly  # type: ignore[method-assign]
+        await subscribe(gw, sub)
+        for n, person in enumerate(person_numbers(6)):
+            await gw.post_event(admit(f"V{n}", person))
+        await until(lambda: len(sub.received) == 6, seconds=20)
+        await asyncio.sleep(1.0)  # a second send of any of them would arrive by now
+        assert sorted(sub.attempts) == sorted({r["id"] for r in sub.received})

@@ -18,7 +18,7 @@ import random
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -55,6 +55,9 @@ class DeliverySettings:
     # (this one died). Longer than `timeout`, so a live instance records its outcome first.
     lease: float = 60.0
     claim_gap: float = 0.005  # at most one claim per this many seconds unless a batch came full
+    # attempts claimed and not yet settled, at most: a subscriber slower than the events keeps its
+    # backlog in the database, not as claimed rows (payload and all) waiting in this process
+    in_flight: int = 256
 
 
 @dataclass
@@ -106,12 +109,13 @@ class Deliverer:
                     await self.store.write(lambda tx: tx.release_claims(self.claimant))
                 while not self._stopping:
                     self._wake.clear()
-                    claimed = await self._claim()
+                    room = min(self.settings.batch, self.settings.in_flight - len(self._tasks))
+                    claimed, lease_until = await self._claim(room) if room > 0 else ([], self.clock.now())
                     for row in claimed:
-                        task = asyncio.create_task(self._deliver(session, row))
+                        task = asyncio.create_task(self._deliver(session, row, lease_until))
                         self._tasks.add(task)
                         task.add_done_callback(self._tasks.discard)
-                    if len(claimed) < self.settings.batch:
+                    if len(claimed) < room:
                         # wake-ups that come meanwhile (commits, settled attempts) share the next
                         # claim: one claim per wake-up cost a unit of work per event and per attempt
                         await asyncio.sleep(self.settings.claim_gap)
@@ -126,25 +130,31 @@ class Deliverer:
                 with contextlib.suppress(StoreUnavailable):
                     await self.store.write(lambda tx: tx.release_claims(self.claimant))
 
-    async def _claim(self) -> list[DeliveryRow]:
-        """The due deliveries, claimed for this instance in one unit of work (a patient's next
-        message is not due while the one before it is claimed, so order holds across instances)."""
+    async def _claim(self, limit: int) -> tuple[list[DeliveryRow], datetime]:
+        """Up to `limit` due deliveries, claimed for this instance in one unit of work (a patient's
+        next message is not due while the one before it is claimed, so order holds across
+        instances), and when the claim's lease runs out."""
         now = self.clock.now()
-        stamp, lease_until = iso_ms(now), iso_ms(now + timedelta(seconds=self.settings.lease))
+        lease_until = now + timedelta(seconds=self.settings.lease)
+        stamp, until = iso_ms(now), iso_ms(lease_until)
         try:
-            return await self.store.write(
-                lambda tx: tx.claim_deliveries(stamp, self.claimant, lease_until, self.settings.batch)
-            )
+            rows = await self.store.write(lambda tx: tx.claim_deliveries(stamp, self.claimant, until, limit))
         except StoreUnavailable:
             log.warning("delivery_claim_failed")
-            return []
+            rows = []
+        return rows, lease_until
 
-    async def _deliver(self, session: aiohttp.ClientSession, row: DeliveryRow) -> None:
+    async def _deliver(self, session: aiohttp.ClientSession, row: DeliveryRow, lease_until: datetime) -> None:
         budget = self._budgets.setdefault(
             row.subscription_id, asyncio.Semaphore(self.settings.per_subscriber)
         )
         try:
             async with budget:
+                if self.clock.now() + timedelta(seconds=self.settings.timeout) >= lease_until:
+                    # waited behind a slow subscriber's other attempts until the lease could run out
+                    # mid-attempt: not sent now; the row is claimed afresh (by whichever instance)
+                    log.info("delivery_lease_lapsing", subscription=row.subscription_id)
+                    return
                 outcome = await self._attempt(session, row)
             now = self.clock.now()
             next_at = iso_ms(now + timedelta(seconds=outcome.delay))

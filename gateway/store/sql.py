@@ -276,5 +276,3 @@ class SqlReader(SqlTx):
 
     def directory_entries(self) -> list[tuple[str, str, str]]:
         return list(self.c.execute("SELECT kind, key, body FROM directory ORDER BY kind, key"))
-
-
