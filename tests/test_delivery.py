@@ -322,3 +322,38 @@ async def test_an_attempt_is_not_started_on_a_lease_about_to_run_out(tmp_path: P
         await until(lambda: len(sub.received) == 6, seconds=20)
         await asyncio.sleep(1.0)  # a second send of any of them would arrive by now
         assert sorted(sub.attempts) == sorted({r["id"] for r in sub.received})
+
+
+async def test_a_silent_subscriber_does_not_take_the_room_of_another(tmp_path: Path) -> None:
+    """Room for four attempts in all, two at once per subscription: a subscriber that never
+    answers holds at most its two, so the other's messages still go at once."""
+    from benchmarks.bench_delivery import person_numbers
+
+    settings = settings_for(
+        tmp_path,
+        retry_schedule="3600",
+        delivery_timeout=3,
+        delivery_in_flight=4,
+        delivery_per_subscriber=2,
+    )
+    async with running(settings) as gw:
+
+        async def hang(req: web.Request) -> web.Response:
+            await asyncio.sleep(30)
+            return web.Response(status=200)
+
+        slow_app = web.Application()
+        slow_app.router.add_post("/hook", hang)
+        slow = TestServer(slow_app, host="127.0.0.1")
+        await slow.start_server()
+        body = {"herIds": [NURSING], "mode": "push", "endpoint": str(slow.make_url("/hook"))}
+        async with gw.session.post(gw.base + "/subscriptions", data=orjson.dumps(body)) as resp:
+            assert resp.status == 201
+        fast = Subscriber()
+        await subscribe(gw, fast)
+        started = time.monotonic()
+        for n, person in enumerate(person_numbers(8)):
+            await gw.post_event(admit(f"V{n}", person))
+        await until(lambda: len(fast.received) == 8, seconds=6)
+        assert time.monotonic() - started < 2.5  # inside the silent one's 3 s timeout
+        await slow.close()

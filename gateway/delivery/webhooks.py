@@ -16,6 +16,7 @@ import contextlib
 import os
 import random
 import socket
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,6 +84,7 @@ class Deliverer:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _budgets: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _claimed: Counter[str] = field(default_factory=Counter)  # attempts in flight per subscription
     _stopping: bool = False
     _signatures: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -112,6 +114,7 @@ class Deliverer:
                     room = min(self.settings.batch, self.settings.in_flight - len(self._tasks))
                     claimed, lease_until = await self._claim(room) if room > 0 else ([], self.clock.now())
                     for row in claimed:
+                        self._claimed[row.subscription_id] += 1
                         task = asyncio.create_task(self._deliver(session, row, lease_until))
                         self._tasks.add(task)
                         task.add_done_callback(self._tasks.discard)
@@ -137,8 +140,11 @@ class Deliverer:
         now = self.clock.now()
         lease_until = now + timedelta(seconds=self.settings.lease)
         stamp, until = iso_ms(now), iso_ms(lease_until)
+        busy = [s for s, n in self._claimed.items() if n >= self.settings.per_subscriber]
         try:
-            rows = await self.store.write(lambda tx: tx.claim_deliveries(stamp, self.claimant, until, limit))
+            rows = await self.store.write(
+                lambda tx: tx.claim_deliveries(stamp, self.claimant, until, limit, busy)
+            )
         except StoreUnavailable:
             log.warning("delivery_claim_failed")
             rows = []
@@ -200,6 +206,9 @@ class Deliverer:
                 error=outcome.error,
             )
         finally:
+            self._claimed[row.subscription_id] -= 1
+            if not self._claimed[row.subscription_id]:
+                del self._claimed[row.subscription_id]
             self._wake.set()  # the patient's next message may be due now
 
     async def _plaintext(self, row: DeliveryRow) -> tuple[bytes, str] | _Outcome:

@@ -223,8 +223,12 @@ class DeliverySql:
             (claimant, claimant),
         ).rowcount
 
-    def claim_deliveries(self, now: str, claimant: str, lease_until: str, limit: int) -> list[DeliveryRow]:
-        """Claim the next pending delivery of each (subscription, patient) whose time has come.
+    def claim_deliveries(
+        self, now: str, claimant: str, lease_until: str, limit: int, busy: Sequence[str] = ()
+    ) -> list[DeliveryRow]:
+        """Claim the next pending delivery of each (subscription, patient) whose time has come,
+        except for the `busy` subscriptions (the claimant has as many of theirs in flight as it
+        sends at once: more would only wait, and hold room others could use).
 
         Only the oldest pending message of a patient is ever due, and a claimed one stays claimed
         until its attempt is recorded or its lease runs out (an instance that died), so one
@@ -242,8 +246,9 @@ class DeliverySql:
             "  SELECT min(d2.outbound_seq) FROM deliveries d2 "
             "  WHERE d2.subscription_id = d.subscription_id "
             "  AND d2.order_key = d.order_key AND d2.status = 'pending') "
-            f"ORDER BY d.next_attempt_at, d.outbound_seq LIMIT ?{self._skip_locked}",
-            (now, now, limit),
+            + (f"AND d.subscription_id NOT IN ({', '.join('?' * len(busy))}) " if busy else "")
+            + f"ORDER BY d.next_attempt_at, d.outbound_seq LIMIT ?{self._skip_locked}",
+            (now, now, *busy, limit),
         ).fetchall()
         self.c.executemany(
             "UPDATE deliveries SET claimed_by = ?, lease_until = ? "
