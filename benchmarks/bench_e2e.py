@@ -345,7 +345,7 @@ async def throughput(
     )
     print(
         f"  CPU:           gateway {cpu / events * 1000:.2f} s per 1,000 events (main process and "
-        f"validation worker); this load generator and subscriber {own / events * 1000:.2f} s per 1,000"
+        f"its workers); this load generator and subscriber {own / events * 1000:.2f} s per 1,000"
     )
 
 
@@ -571,7 +571,7 @@ async def run(args: argparse.Namespace, gw: Gateway) -> None:
         )
     cur, peak = rss_mb(gw.pid)
     print(
-        f"gateway RSS (main + validation worker): now {cur:.0f} MB, peak {peak:.0f} MB; "
+        f"gateway RSS (main process and its workers): now {cur:.0f} MB, peak {peak:.0f} MB; "
         f"signature failures at the subscriber: {sub.bad}"
     )
     await runner.cleanup()

@@ -44,7 +44,7 @@ async def report_bundle(n: int) -> tuple[str, bytes]:
     """The Utskrivningsrapport (N) the pipeline writes for a stay whose report lists `n` drugs."""
     with tempfile.TemporaryDirectory() as tmp:
         # the rendering is measured, not the handover rules: without packs this partial report is sent
-        overrides = {"data_dir": Path(tmp), "validation_workers": 0, "rule_packs": ""}
+        overrides = {"data_dir": Path(tmp), "validation_workers": 0, "render_workers": 0, "rule_packs": ""}
         settings = load_settings(env={}, overrides=overrides)
         parts = await build_parts(settings)
         try:

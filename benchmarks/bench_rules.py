@@ -161,6 +161,7 @@ def intake_overhead(events: int, rounds: int = 5) -> None:
                 overrides={
                     "data_dir": Path(tmp),
                     "validation_workers": 0,
+                    "render_workers": 0,
                     "mllp_port": 0,
                     "rule_packs": packs,
                 },

@@ -35,7 +35,12 @@ async def run(stays: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
             env={},
-            overrides={"data_dir": Path(tmp), "validation_workers": 0, "rule_packs": str(NATIONAL_RULES)},
+            overrides={
+                "data_dir": Path(tmp),
+                "validation_workers": 0,
+                "render_workers": 0,
+                "rule_packs": str(NATIONAL_RULES),
+            },
         )
         clock = ManualClock(datetime.fromisoformat("2024-03-04T08:00:00+01:00"))
         parts = await build_parts(settings, clock)

@@ -47,7 +47,7 @@ from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
 from gateway.protection.keys import load_or_create
-from gateway.render.kith_output import KithOutput
+from gateway.render.kith_output import KithOutput, RenderPool
 from gateway.rules.packs import RuleBook, load_packs
 from gateway.store.base import Store
 from gateway.store.cipher import Cipher, NoCipher, dev_key_file, load_keys
@@ -68,11 +68,13 @@ class Parts:
     validator: ValidatorPool | None
     kith: KithIntake
     schemas: KithSchemas | None
+    renderer: RenderPool | None
 
     async def close(self) -> None:
         await self.store.close()
-        if self.validator is not None:
-            await self.validator.close()
+        for pool in (self.validator, self.renderer):
+            if pool is not None:
+                await pool.close()
 
 
 def payload_cipher(settings: Settings) -> Cipher:
@@ -115,12 +117,16 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     rules = RuleBook(load_packs(settings.rule_pack_paths))  # a bad pack stops the start: PackError
     pipeline = Pipeline(directory, directory, Pseudonymizer.from_data_dir(settings.data_dir), rules)
     validator = ValidatorPool(settings.validation_workers) if settings.validation_workers > 0 else None
-    if validator is not None:
-        await validator.start()
+    renderer = (
+        RenderPool(settings.render_workers, settings.kith_schema_dir) if settings.render_workers > 0 else None
+    )
+    for pool in (validator, renderer):
+        if pool is not None:
+            await pool.start()
     kith = KithIntake(store, clock, schemas, pipeline.pseudonym, settings.max_body_bytes)
     intake = Intake(store, pipeline, clock, validator)
     kith.metrics = intake.metrics  # KITH documents count as events in, channel "kith"
-    return Parts(settings, store, directory, pipeline, intake, clock, validator, kith, schemas)
+    return Parts(settings, store, directory, pipeline, intake, clock, validator, kith, schemas, renderer)
 
 
 def mllp_senders(settings: Settings) -> dict[str, str] | None:
@@ -226,7 +232,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             admit=None if senders is None else (lambda peer: peer.common_name in senders),
         )
         identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
-        kith = KithOutput(parts.store, parts.clock, parts.schemas, parts.intake.metrics)
+        kith = KithOutput(parts.store, parts.clock, parts.schemas, parts.intake.metrics, parts.renderer)
         app[KITH], app[DIRECTORY] = kith, parts.directory
         deliverer = Deliverer(
             parts.store,

@@ -304,9 +304,7 @@ async def test_an_attempt_is_not_started_on_a_lease_about_to_run_out(tmp_path: P
     claimed afresh later. Each message arrives exactly once."""
     from benchmarks.bench_delivery import person_numbers
 
-    settings = settings_for(
-        tmp_path, delivery_per_subscriber=1, delivery_timeout=1, delivery_lease_seconds=2
-    )
+    settings = settings_for(tmp_path, delivery_per_subscriber=1, delivery_timeout=1, delivery_lease_seconds=2)
     async with running(settings) as gw:
         sub = Subscriber()
         receive = sub.handle

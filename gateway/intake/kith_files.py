@@ -21,7 +21,12 @@ async def _receive_all(args: argparse.Namespace) -> int:
 
     settings = load_settings(
         args.config,
-        overrides={"data_dir": args.data_dir, "directory": args.directory, "validation_workers": 0},
+        overrides={
+            "data_dir": args.data_dir,
+            "directory": args.directory,
+            "validation_workers": 0,
+            "render_workers": 0,
+        },
     )
     parts = await build_parts(settings)
     worst = 0

@@ -29,11 +29,12 @@ from gateway.errors import answer_for
 from gateway.ids import new_id
 from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
 from gateway.intake.rule_answers import rules_ack
-from gateway.intake.validators import ValidatorPool, ValidatorUnavailable
+from gateway.intake.validators import ValidatorPool
 from gateway.metrics import Metrics
 from gateway.pipeline.events import event_from_bundle
 from gateway.pipeline.processor import Outcome, Pipeline, Received
 from gateway.store.base import Store, StoreUnavailable
+from gateway.workers import WorkerUnavailable
 
 log = structlog.get_logger("intake")
 
@@ -90,7 +91,7 @@ class Intake:
             _check_sender(event.sender_her, may_send, "MessageHeader.sender")
         except InputRejected as exc:
             return self._rejected(exc.problems, request_id, event_code, now)
-        except ValidatorUnavailable:
+        except WorkerUnavailable:
             return self._transient("validator_unavailable", request_id, event_code, now)
         received = Received("fhir", body, now)
         try:

@@ -22,6 +22,7 @@ from gateway.clock import Clock, iso
 from gateway.metrics import Metrics
 from gateway.render.formats import KITH_XML
 from gateway.store.base import RenderedRow, Store
+from gateway.workers import WorkerPool, WorkerUnavailable
 
 log = structlog.get_logger("kith")
 _QUOTED = re.compile(r"'([^']*)'")
@@ -39,12 +40,55 @@ def redact(message: str) -> str:
     return _QUOTED.sub(keep_names, message)
 
 
+Rendering = tuple[str, list[str], bytes | None]  # status, errors, body
+
+
+def render_kith(payload: bytes, schemas: KithSchemas | None) -> Rendering:
+    """Render and validate one message (pure CPU: here, or in a render worker process)."""
+    try:
+        # the tree is validated as built, then serialized: the bytes sent are exactly that tree
+        document = render_element(orjson.loads(payload))
+    except NoKithForm as exc:
+        return "no-form", [str(exc)], None
+    except BundleShapeError as exc:
+        return "invalid", [str(exc)], None
+    body = serialize(document)
+    if schemas is None:
+        return "unvalidated", [], body
+    errors = schemas.errors(document)
+    if errors:
+        return "invalid", [redact(str(e)) for e in errors[:MAX_ERRORS]], None
+    return "valid", [], body
+
+
+def encode_rendering(made: Rendering) -> bytes:
+    """A worker's answer: status and errors as one JSON line (orjson never writes a raw newline),
+    then the XML bytes exactly as rendered."""
+    status, errors, body = made
+    return orjson.dumps([status, errors, body is not None]) + b"\n" + (body or b"")
+
+
+def decode_rendering(data: bytes) -> Rendering:
+    head, _, body = data.partition(b"\n")
+    status, errors, has_body = orjson.loads(head)
+    return status, errors, body if has_body else None
+
+
+class RenderPool(WorkerPool[Rendering]):
+    """KITH XML rendering in worker processes: about a fifth of the event loop's time under
+    end-to-end load went to it (docs/PERFORMANCE.md)."""
+
+    def __init__(self, size: int, schema_dir: Path | None) -> None:
+        super().__init__(size, "gateway.render.kith_worker", decode_rendering, (str(schema_dir or ""),))
+
+
 @dataclass
 class KithOutput:
     store: Store
     clock: Clock
     schemas: KithSchemas | None
     metrics: Metrics | None = None
+    pool: RenderPool | None = None  # None: rendered on the event loop
 
     @classmethod
     def from_folder(
@@ -56,30 +100,26 @@ class KithOutput:
         return cls(store, clock, KithSchemas(folder), metrics)
 
     def render(self, message_id: str, payload: bytes) -> RenderedRow:
-        """Render and validate one message (pure CPU; the caller stores the result)."""
-        now = iso(self.clock.now())
-        try:
-            # the tree is validated as built, then serialized: the bytes sent are exactly that tree
-            document = render_element(orjson.loads(payload))
-        except NoKithForm as exc:
-            return RenderedRow(message_id, KITH_XML, "no-form", [str(exc)], None, now)
-        except BundleShapeError as exc:
-            return RenderedRow(message_id, KITH_XML, "invalid", [str(exc)], None, now)
-        body = serialize(document)
-        if self.schemas is None:
-            return RenderedRow(message_id, KITH_XML, "unvalidated", [], body, now)
-        errors = self.schemas.errors(document)
-        if errors:
-            texts = [redact(str(e)) for e in errors[:MAX_ERRORS]]
-            return RenderedRow(message_id, KITH_XML, "invalid", texts, None, now)
-        return RenderedRow(message_id, KITH_XML, "valid", [], body, now)
+        """Render and validate one message here (the caller stores the result)."""
+        return RenderedRow(message_id, KITH_XML, *render_kith(payload, self.schemas), iso(self.clock.now()))
+
+    async def _render(self, message_id: str, payload: bytes) -> RenderedRow:
+        if self.pool is not None:
+            try:
+                made = await self.pool.ask(payload)
+            except WorkerUnavailable:  # the worker died: render here rather than fail the delivery
+                log.warning("kith_render_worker_unavailable")
+            else:
+                if made[0] != "failed":  # a bug in the worker: rendered here, where it shows
+                    return RenderedRow(message_id, KITH_XML, *made, iso(self.clock.now()))
+        return self.render(message_id, payload)
 
     async def get(self, message_id: str, payload: bytes) -> RenderedRow:
         """The stored rendering, or a new one (stored before it is returned, so it is made once)."""
         found = await self.store.read(lambda r: r.rendered(message_id, KITH_XML))
         if found is not None:
             return found
-        made = self.render(message_id, payload)
+        made = await self._render(message_id, payload)
         if self.metrics is not None:
             self.metrics.kith_renders.labels(made.status).inc()
         if made.status == "invalid":

@@ -462,6 +462,7 @@ async def local_gateway(
                 "database_url": database_url,
                 "directory": directory,
                 "validation_workers": 0,
+                "render_workers": 0,
                 "mllp_port": 0,
                 "auth_mode": "development",
                 "rate_limit_per_second": 0,

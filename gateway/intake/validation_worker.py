@@ -1,0 +1,31 @@
+"""A worker process that validates FHIR message Bundles against the R4B models.
+
+Requests are message bodies; each answer is a JSON list of [location, kind, text] problems (empty
+when the Bundle is valid: R4B structure and the gateway's contract). Framing and the loop are
+gateway/workers.py's. Run as `python -m gateway.intake.validation_worker`.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from adapters.fhir.inbound import bundle_problems_of_body
+
+
+def answer(body: bytes) -> bytes:
+    try:
+        problems = [[p.location, p.kind, p.text] for p in bundle_problems_of_body(body)]
+    except Exception as exc:  # a bug must not take the worker down with it; the sender may retry
+        problems = [["$", "transient", f"validation failed internally ({type(exc).__name__})"]]
+    return orjson.dumps(problems)
+
+
+def main() -> None:
+    from gateway.workers import serve
+
+    bundle_problems_of_body(b'{"resourceType": "Bundle", "type": "message"}')  # import models now
+    serve(answer)
+
+
+if __name__ == "__main__":
+    main()
