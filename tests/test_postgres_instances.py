@@ -185,6 +185,39 @@ async def test_claims_are_exclusive_and_a_dead_instances_lease_runs_out(
     assert await second.write(record("b")) is True
 
 
+async def test_a_patients_next_message_is_claimed_with_the_last_ones_outcome(
+    two_instances: tuple[PgStore, PgStore],
+) -> None:
+    """The deliverer records an outcome and claims the same patient's next message in one unit;
+    while the head is claimed, no instance can take that patient's next one."""
+    first, second = two_instances
+    await first.write(_subscribe)
+    for n in range(30):
+        await first.write(_produce(n, f"stay-{n}"))
+    now, lease = "2026-11-24T10:00:01.000Z", "2026-11-24T10:01:00.000Z"
+    (head,) = await first.write(lambda tx: tx.claim_deliveries(now, "a", lease, 1))
+    patient = (head.subscription_id, head.order_key)
+    assert await second.write(lambda tx: tx.claim_deliveries(now, "b", lease, 100, only=patient)) == []
+
+    def record_and_next(tx: Tx) -> list:
+        assert tx.record_attempt(
+            head.subscription_id,
+            head.outbound_seq,
+            status="delivered",
+            next_attempt_at=NOW,
+            error=None,
+            now=now,
+            claimant="a",
+        )
+        return tx.claim_deliveries(now, "a", lease, 1, only=patient)
+
+    (following,) = await first.write(record_and_next)
+    assert following.order_key == head.order_key and following.outbound_seq > head.outbound_seq
+    others = await second.write(lambda tx: tx.claim_deliveries(now, "b", lease, 100))
+    # the six other patients' heads; not the one a holds
+    assert {r.order_key for r in others} == {f"patient-{k}" for k in range(7)} - {head.order_key}
+
+
 async def test_work_queued_by_one_instance_wakes_the_others(two_instances: tuple[PgStore, PgStore]) -> None:
     first, second = two_instances
     await first.write(_subscribe)

@@ -151,65 +151,88 @@ class Deliverer:
         return rows, lease_until
 
     async def _deliver(self, session: aiohttp.ClientSession, row: DeliveryRow, lease_until: datetime) -> None:
+        """Sends a claimed delivery, then the same patient's next ones to the same subscriber as
+        long as each is claimed with the last one's outcome (one unit of work per message, not two)."""
+        subscription_id = row.subscription_id
+        try:
+            next_row: DeliveryRow | None = row
+            while next_row is not None:
+                next_row, lease_until = await self._deliver_one(session, next_row, lease_until)
+        finally:
+            self._claimed[subscription_id] -= 1
+            if not self._claimed[subscription_id]:
+                del self._claimed[subscription_id]
+            self._wake.set()  # the patient's next message may be due now
+
+    async def _deliver_one(
+        self, session: aiohttp.ClientSession, row: DeliveryRow, lease_until: datetime
+    ) -> tuple[DeliveryRow | None, datetime]:
         budget = self._budgets.setdefault(
             row.subscription_id, asyncio.Semaphore(self.settings.per_subscriber)
         )
-        try:
-            async with budget:
-                if self.clock.now() + timedelta(seconds=self.settings.timeout) >= lease_until:
-                    # waited behind a slow subscriber's other attempts until the lease could run out
-                    # mid-attempt: not sent now; the row is claimed afresh (by whichever instance)
-                    log.info("delivery_lease_lapsing", subscription=row.subscription_id)
-                    return
-                outcome = await self._attempt(session, row)
-            now = self.clock.now()
-            next_at = iso_ms(now + timedelta(seconds=outcome.delay))
+        async with budget:
+            if self.clock.now() + timedelta(seconds=self.settings.timeout) >= lease_until:
+                # waited behind a slow subscriber's other attempts until the lease could run out
+                # mid-attempt: not sent now; the row is claimed afresh (by whichever instance)
+                log.info("delivery_lease_lapsing", subscription=row.subscription_id)
+                return None, lease_until
+            outcome = await self._attempt(session, row)
+        now = self.clock.now()
+        next_at = iso_ms(now + timedelta(seconds=outcome.delay))
+        next_lease = now + timedelta(seconds=self.settings.lease)
 
-            def record(tx: Tx) -> None:
-                if not tx.record_attempt(
-                    row.subscription_id,
-                    row.outbound_seq,
-                    status=outcome.status,
-                    next_attempt_at=next_at,
-                    error=outcome.error,
-                    now=iso(now),
-                    claimant=self.claimant,
-                ):
-                    return  # the lease ran out and another instance took it over: its outcome counts
-                if outcome.disable:
-                    tx.update_subscription(row.subscription_id, status="disabled")
-                if outcome.status == "delivered":  # an export of patient data: audited like a read
-                    tx.add_audit(
-                        [
-                            AuditEntry(
-                                iso(now),
-                                f"subscription:{row.subscription_id}",
-                                "",
-                                "webhook",
-                                "message",
-                                row.message_id,
-                                urlsplit(row.endpoint).netloc,  # where to; not the path (may carry secrets)
-                            )
-                        ]
-                    )
-
-            # the outcome must be stored even if the deliverer is being stopped
-            await asyncio.shield(self.store.write(record))
-            if self.metrics is not None:
-                self.metrics.delivery_attempts.labels(outcome.status).inc()
-            log.info(
-                "delivery_attempt",
-                subscription=row.subscription_id,
-                message_id=row.message_id,
-                attempt=row.attempts + 1,
+        def record(tx: Tx) -> DeliveryRow | None:
+            if not tx.record_attempt(
+                row.subscription_id,
+                row.outbound_seq,
                 status=outcome.status,
+                next_attempt_at=next_at,
                 error=outcome.error,
+                now=iso(now),
+                claimant=self.claimant,
+            ):
+                return None  # the lease ran out and another instance took it over: its outcome counts
+            if outcome.disable:
+                tx.update_subscription(row.subscription_id, status="disabled")
+            if outcome.status != "delivered":
+                return None
+            tx.add_audit(  # an export of patient data: audited like a read
+                [
+                    AuditEntry(
+                        iso(now),
+                        f"subscription:{row.subscription_id}",
+                        "",
+                        "webhook",
+                        "message",
+                        row.message_id,
+                        urlsplit(row.endpoint).netloc,  # where to; not the path (may carry secrets)
+                    )
+                ]
             )
-        finally:
-            self._claimed[row.subscription_id] -= 1
-            if not self._claimed[row.subscription_id]:
-                del self._claimed[row.subscription_id]
-            self._wake.set()  # the patient's next message may be due now
+            if self._stopping:
+                return None
+            found = tx.claim_deliveries(
+                iso_ms(now),
+                self.claimant,
+                iso_ms(next_lease),
+                1,
+                only=(row.subscription_id, row.order_key),
+            )
+            return found[0] if found else None
+
+        # the outcome must be stored even if the deliverer is being stopped
+        following = await asyncio.shield(self.store.write(record))
+        if self.metrics is not None:
+            self.metrics.delivery_attempts.labels(outcome.status).inc()
+        log.info(
+            "delivery_attempt",
+            subscription=row.subscription_id,
+            message_id=row.message_id,
+            attempt=row.attempts + 1,
+            status=outcome.status,
+            error=outcome.error,
+        )
+        return following, next_lease
 
     async def _plaintext(self, row: DeliveryRow) -> tuple[bytes, str] | _Outcome:
         """The message in the subscription's format, or why it is not sent: a KITH rendering that

@@ -204,7 +204,13 @@ class Tx(Protocol):
     ) -> None: ...
     def release_claims(self, claimant: str | None = None) -> int: ...
     def claim_deliveries(
-        self, now: str, claimant: str, lease_until: str, limit: int, busy: Sequence[str] = ()
+        self,
+        now: str,
+        claimant: str,
+        lease_until: str,
+        limit: int,
+        busy: Sequence[str] = (),
+        only: tuple[str, str] | None = None,
     ) -> list[DeliveryRow]: ...
     def record_attempt(
         self,

@@ -224,11 +224,18 @@ class DeliverySql:
         ).rowcount
 
     def claim_deliveries(
-        self, now: str, claimant: str, lease_until: str, limit: int, busy: Sequence[str] = ()
+        self,
+        now: str,
+        claimant: str,
+        lease_until: str,
+        limit: int,
+        busy: Sequence[str] = (),
+        only: tuple[str, str] | None = None,
     ) -> list[DeliveryRow]:
         """Claim the next pending delivery of each (subscription, patient) whose time has come,
         except for the `busy` subscriptions (the claimant has as many of theirs in flight as it
-        sends at once: more would only wait, and hold room others could use).
+        sends at once: more would only wait, and hold room others could use); `only` narrows it
+        to one (subscription, order key).
 
         Only the oldest pending message of a patient is ever due, and a claimed one stays claimed
         until its attempt is recorded or its lease runs out (an instance that died), so one
@@ -247,8 +254,9 @@ class DeliverySql:
             "  WHERE d2.subscription_id = d.subscription_id "
             "  AND d2.order_key = d.order_key AND d2.status = 'pending') "
             + (f"AND d.subscription_id NOT IN ({', '.join('?' * len(busy))}) " if busy else "")
+            + ("AND d.subscription_id = ? AND d.order_key = ? " if only else "")
             + f"ORDER BY d.next_attempt_at, d.outbound_seq LIMIT ?{self._skip_locked}",
-            (now, now, *busy, limit),
+            (now, now, *busy, *(only or ()), limit),
         ).fetchall()
         self.c.executemany(
             "UPDATE deliveries SET claimed_by = ?, lease_until = ? "
