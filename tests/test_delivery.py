@@ -31,6 +31,7 @@ class Subscriber:
     attempts: list[str] = field(default_factory=list)
     bad_signatures: int = 0
     url: str = ""
+    delay: float = 0.0  # seconds before each answer: a slow subscriber
 
     last_body: bytes = b""
 
@@ -38,6 +39,7 @@ class Subscriber:
         return text.encode() in self.last_body
 
     async def handle(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.delay)
         body = self.last_body = await request.read()
         self.attempts.append(request.headers["webhook-id"])
         try:
@@ -272,14 +274,7 @@ async def test_a_backlog_waits_in_the_database_not_as_claims(tmp_path: Path) -> 
 
     settings = settings_for(tmp_path, delivery_in_flight=3)
     async with running(settings) as gw:
-        sub = Subscriber()
-        receive = sub.handle
-
-        async def slowly(request: web.Request) -> web.Response:
-            await asyncio.sleep(0.05)
-            return await receive(request)
-
-        sub.handle = slowly  # type: ignore[method-assign]
+        sub = Subscriber(delay=0.05)
         await subscribe(gw, sub)
         # a patient each: every message is due at once (none waits for the patient's one before)
         for n, person in enumerate(person_numbers(12)):
@@ -306,14 +301,7 @@ async def test_an_attempt_is_not_started_on_a_lease_about_to_run_out(tmp_path: P
 
     settings = settings_for(tmp_path, delivery_per_subscriber=1, delivery_timeout=1, delivery_lease_seconds=2)
     async with running(settings) as gw:
-        sub = Subscriber()
-        receive = sub.handle
-
-        async def slowly(request: web.Request) -> web.Response:
-            await asyncio.sleep(0.4)
-            return await receive(request)
-
-        sub.handle = slowly  # type: ignore[method-assign]
+        sub = Subscriber(delay=0.4)
         await subscribe(gw, sub)
         for n, person in enumerate(person_numbers(6)):
             await gw.post_event(admit(f"V{n}", person))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from gateway.render.kith_output import RenderPool, render_kith
 from tests import builders as b
 from tests.conftest import Client
 from tests.kith.scenarios import NURSING, event
-from tests.kith.test_kith_service import SCHEMAS, T_ADMIT, _gateway, _push_one
+from tests.kith.test_kith_service import SCHEMAS, T_ADMIT, _gateway, _push_one, strict_schemas
 
 
 @pytest.fixture
@@ -53,16 +52,7 @@ async def test_a_kith_subscriber_gets_valid_signed_xml_rendered_by_the_worker(wo
 
 
 async def test_a_rendering_that_fails_validation_in_the_worker_is_never_pushed(tmp_path: Path) -> None:
-    folder = tmp_path / "strict-xsd"
-    shutil.copytree(KITH_SCHEMAS, folder)
-    plo = folder / "Pasientlogistikk-v1.6.xsd"
-    plo.write_bytes(
-        plo.read_bytes().replace(
-            b'<element ref="po:TilleggsopplysningPasient" minOccurs="0"/>',
-            b'<element ref="po:TilleggsopplysningPasient"/>',
-            1,
-        )
-    )
+    folder = strict_schemas(tmp_path)
     async for gw in _gateway(tmp_path / "strict", kith_schema_dir=folder, render_workers=1):
         delivery, received = await _push_one(gw)
         assert delivery["status"] == "dead"

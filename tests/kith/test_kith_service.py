@@ -35,9 +35,8 @@ async def _gateway(folder: Path, **overrides: object) -> AsyncIterator[Client]:
         yield client
 
 
-@pytest.fixture
-async def strict_gateway(tmp_path: Path) -> AsyncIterator[Client]:
-    """A gateway whose schema folder demands an element the renderer never writes (TilleggsopplysningPasient
+def strict_schemas(tmp_path: Path) -> Path:
+    """A schema folder that demands an element the renderer never writes (TilleggsopplysningPasient
     in Pasientlogistikk): a test-only copy in tmp_path, to see the path a failing rendering takes."""
     folder = tmp_path / "strict-xsd"
     shutil.copytree(KITH_SCHEMAS, folder)
@@ -50,7 +49,12 @@ async def strict_gateway(tmp_path: Path) -> AsyncIterator[Client]:
     )
     assert stricter != text
     plo.write_bytes(stricter)
-    async for client in _gateway(tmp_path / "strict", kith_schema_dir=folder):
+    return folder
+
+
+@pytest.fixture
+async def strict_gateway(tmp_path: Path) -> AsyncIterator[Client]:
+    async for client in _gateway(tmp_path / "strict", kith_schema_dir=strict_schemas(tmp_path)):
         yield client
 
 
