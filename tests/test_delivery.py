@@ -81,6 +81,23 @@ async def subscribe(gateway: Client, subscriber: Subscriber, **extra: object) ->
     return str(created["id"])
 
 
+async def silent_subscription(gateway: Client) -> TestServer:
+    """A push subscriber that never answers (until 30 s have passed); the caller closes it."""
+
+    async def hang(req: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hang)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    body = {"herIds": [NURSING], "mode": "push", "endpoint": str(server.make_url("/hook"))}
+    async with gateway.session.post(gateway.base + "/subscriptions", data=orjson.dumps(body)) as resp:
+        assert resp.status == 201
+    return server
+
+
 def admit(visit: str, person: str = b.FNR_HAMAR) -> dict:
     return b.message("A01", b.patient(person), b.encounter(visit))
 
@@ -200,17 +217,7 @@ async def test_a_silent_subscriber_does_not_slow_another(tmp_path: Path) -> None
     async with aiohttp.ClientSession(headers=auth_headers(settings)) as session:
         gw = Client(str(server.make_url("")).rstrip("/"), session, settings)
 
-        async def hang(req: web.Request) -> web.Response:
-            await asyncio.sleep(30)
-            return web.Response(status=200)
-
-        slow_app = web.Application()
-        slow_app.router.add_post("/hook", hang)
-        slow = TestServer(slow_app, host="127.0.0.1")
-        await slow.start_server()
-        body = {"herIds": [NURSING], "mode": "push", "endpoint": str(slow.make_url("/hook"))}
-        async with session.post(gw.base + "/subscriptions", data=orjson.dumps(body)) as resp:
-            assert resp.status == 201
+        slow = await silent_subscription(gw)
         fast = Subscriber()
         await subscribe(gw, fast)
         started = time.monotonic()
@@ -323,18 +330,7 @@ async def test_a_silent_subscriber_does_not_take_the_room_of_another(tmp_path: P
         delivery_per_subscriber=2,
     )
     async with running(settings) as gw:
-
-        async def hang(req: web.Request) -> web.Response:
-            await asyncio.sleep(30)
-            return web.Response(status=200)
-
-        slow_app = web.Application()
-        slow_app.router.add_post("/hook", hang)
-        slow = TestServer(slow_app, host="127.0.0.1")
-        await slow.start_server()
-        body = {"herIds": [NURSING], "mode": "push", "endpoint": str(slow.make_url("/hook"))}
-        async with gw.session.post(gw.base + "/subscriptions", data=orjson.dumps(body)) as resp:
-            assert resp.status == 201
+        slow = await silent_subscription(gw)
         fast = Subscriber()
         await subscribe(gw, fast)
         started = time.monotonic()
