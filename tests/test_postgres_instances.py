@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from gateway.store.base import NewOutbound, Subscription, Tx
+from gateway.store.base import DeliveryRow, NewOutbound, Subscription, Tx
 from gateway.store.postgres import PgStore, create_scratch, drop_scratch
 from tests import pg_server as pgtest
 
@@ -79,6 +79,19 @@ def _produce(n: int, stay_key: str):
         return tx.enqueue_deliveries([row], f"patient-{n % 7}", NOW)
 
     return unit
+
+
+def _delivered(tx: Tx, row: DeliveryRow, who: str, now: str = NOW) -> bool:
+    """Records `row` as delivered by `who`: False when the claim is no longer who's."""
+    return tx.record_attempt(
+        row.subscription_id,
+        row.outbound_seq,
+        status="delivered",
+        next_attempt_at=NOW,
+        error=None,
+        now=now,
+        claimant=who,
+    )
 
 
 async def test_feed_cursors_and_event_numbers_never_skip_under_two_writers(
@@ -169,20 +182,8 @@ async def test_claims_are_exclusive_and_a_dead_instances_lease_runs_out(
     late = await second.write(claim("b", now="2026-11-24T10:01:00.001Z", until="2026-11-24T10:02:00.000Z"))
     assert {r.outbound_seq for r in late} == {r.outbound_seq for r in a}
     row = late[0]
-
-    def record(who: str):
-        return lambda tx: tx.record_attempt(
-            row.subscription_id,
-            row.outbound_seq,
-            status="delivered",
-            next_attempt_at=NOW,
-            error=None,
-            now=NOW,
-            claimant=who,
-        )
-
-    assert await first.write(record("a")) is False
-    assert await second.write(record("b")) is True
+    assert await first.write(lambda tx: _delivered(tx, row, "a")) is False
+    assert await second.write(lambda tx: _delivered(tx, row, "b")) is True
 
 
 async def test_a_patients_next_message_is_claimed_with_the_last_ones_outcome(
@@ -200,15 +201,7 @@ async def test_a_patients_next_message_is_claimed_with_the_last_ones_outcome(
     assert await second.write(lambda tx: tx.claim_deliveries(now, "b", lease, 100, only=patient)) == []
 
     def record_and_next(tx: Tx) -> list:
-        assert tx.record_attempt(
-            head.subscription_id,
-            head.outbound_seq,
-            status="delivered",
-            next_attempt_at=NOW,
-            error=None,
-            now=now,
-            claimant="a",
-        )
+        assert _delivered(tx, head, "a", now)
         return tx.claim_deliveries(now, "a", lease, 1, only=patient)
 
     (following,) = await first.write(record_and_next)

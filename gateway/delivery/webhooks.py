@@ -111,14 +111,9 @@ class Deliverer:
                     await self.store.write(lambda tx: tx.release_claims(self.claimant))
                 while not self._stopping:
                     self._wake.clear()
+                    # no room: the next settled attempt wakes the loop
                     room = min(self.settings.batch, self.settings.in_flight - len(self._tasks))
-                    claimed, lease_until = await self._claim(room) if room > 0 else ([], self.clock.now())
-                    for row in claimed:
-                        self._claimed[row.subscription_id] += 1
-                        task = asyncio.create_task(self._deliver(session, row, lease_until))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
-                    if len(claimed) < room:
+                    if room > 0 and len(await self._claim_and_send(session, room)) < room:
                         # wake-ups that come meanwhile (commits, settled attempts) share the next
                         # claim: one claim per wake-up cost a unit of work per event and per attempt
                         await asyncio.sleep(self.settings.claim_gap)
@@ -132,6 +127,15 @@ class Deliverer:
                 # what this instance claimed but did not finish is free for the others at once
                 with contextlib.suppress(StoreUnavailable):
                     await self.store.write(lambda tx: tx.release_claims(self.claimant))
+
+    async def _claim_and_send(self, session: aiohttp.ClientSession, limit: int) -> list[DeliveryRow]:
+        claimed, lease_until = await self._claim(limit)
+        for row in claimed:
+            self._claimed[row.subscription_id] += 1
+            task = asyncio.create_task(self._deliver(session, row, lease_until))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return claimed
 
     async def _claim(self, limit: int) -> tuple[list[DeliveryRow], datetime]:
         """Up to `limit` due deliveries, claimed for this instance in one unit of work (a patient's
