@@ -22,6 +22,7 @@ Kind = Literal[
     "unsafe",
     "bad-id",
     "forbidden",
+    "internal",
 ]
 
 

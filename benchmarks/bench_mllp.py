@@ -1,7 +1,16 @@
-"""HL7 v2 over MLLP: ACKed A01 messages per second to a real `gateway serve` process, on one
-connection and on eight, each ACK sent only after the message and what it produced committed.
+"""HL7 v2 over MLLP to a real `gateway serve` process (SQLite, synchronous=FULL): ACKed messages
+per second on one connection and on eight, ACK latency at a fixed rate, and how fast what was
+acknowledged at storage is then processed.
 
-    python benchmarks/bench_mllp.py [--messages 3000]
+Two acknowledgement modes (docs/HL7V2-MAPPING.md):
+  accept    MSH-15 = AL: CA once the raw message is durable; mapping, rules, outbox after (the inbox)
+  original  no MSH-15: AA/AE once the message is processed and committed, rules' findings in ERR
+
+    python benchmarks/bench_mllp.py [--messages 5000] [--rate 1000] [--seconds 5] [--modes accept,original]
+
+The load generator is an asyncio Protocol too, so it costs the shared second core little; every
+ACK is checked (MSA-1 and MSA-2). Latency at a fixed rate is measured from when each message was
+due, not when a connection was free to send it, so queueing counts.
 """
 
 from __future__ import annotations
@@ -11,57 +20,179 @@ import asyncio
 import statistics
 import sys
 import time
+import urllib.request
+from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.hl7v2.framing import frame, read_frame
-from benchmarks._server import Gateway, running_gateway
+from adapters.hl7v2.framing import FrameDecoder, frame
+from benchmarks._server import Gateway, dev_auth, running_gateway
 from tests.hl7_builders import adt
 
+EXPECTED = {"accept": b"CA", "original": b"AA"}
 
-async def drive(port: int, frames: list[bytes], connections: int) -> tuple[float, list[float]]:
-    queue = list(reversed(frames))
+
+class _Lane(asyncio.Protocol):
+    """One MLLP connection sending one message at a time, as senders do."""
+
+    def __init__(self, expected: bytes) -> None:
+        self.expected = expected
+        self.decoder = FrameDecoder(1 << 20)
+        self.transport: asyncio.Transport | None = None
+        self.answer: asyncio.Future[bytes] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        for ack in self.decoder.feed(data):
+            assert self.answer is not None
+            self.answer.set_result(ack)
+
+    async def send(self, data: bytes, control_id: bytes) -> None:
+        assert self.transport is not None
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        ack = await self.answer
+        msa = ack[ack.find(b"MSA|") :].split(b"\r", 1)[0].split(b"|")
+        if msa[1] != self.expected or msa[2] != control_id:
+            raise RuntimeError(f"unexpected ACK: {msa[1]!r} for {control_id!r}")
+
+
+async def _lanes(port: int, count: int, expected: bytes) -> list[_Lane]:
+    loop = asyncio.get_running_loop()
+    lanes = []
+    for _ in range(count):
+        _, lane = await loop.create_connection(lambda: _Lane(expected), "127.0.0.1", port)
+        lanes.append(lane)
+    return lanes
+
+
+def _messages(prefix: str, count: int, mode: str) -> list[tuple[bytes, bytes]]:
+    extra = {"msh15": "AL"} if mode == "accept" else {}
+    out = []
+    for n in range(count):
+        control_id = f"{prefix}{n}"
+        text = adt("A01", control_id, visit=control_id, **extra)
+        out.append((frame(text.encode()), control_id.encode()))
+    return out
+
+
+async def flood(
+    port: int, messages: list[tuple[bytes, bytes]], connections: int, mode: str
+) -> tuple[float, list[float]]:
+    """Every connection sends its next message as soon as the last one's ACK came back."""
+    lanes = await _lanes(port, connections, EXPECTED[mode])
+    queue = deque(messages)
     latencies: list[float] = []
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def lane_loop(lane: _Lane) -> None:
         while queue:
-            data = queue.pop()
+            data, control_id = queue.popleft()
             t0 = time.perf_counter()
-            writer.write(data)
-            ack = await read_frame(reader, 1 << 20)
+            await lane.send(data, control_id)
             latencies.append(time.perf_counter() - t0)
-            if ack is None or b"MSA|AA|" not in ack:
-                raise RuntimeError("message not accepted")
-        writer.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(connections)))
-    return time.perf_counter() - start, latencies
+    await asyncio.gather(*(lane_loop(lane) for lane in lanes))
+    elapsed = time.perf_counter() - start
+    for lane in lanes:
+        assert lane.transport is not None
+        lane.transport.close()
+    return elapsed, latencies
 
 
-def run(gw: Gateway, messages: int, connections: int, prefix: str) -> None:
-    frames = [frame(adt("A01", f"{prefix}{n}", visit=f"{prefix}{n}").encode()) for n in range(messages)]
+async def paced(port: int, messages: list[tuple[bytes, bytes]], rate: float, mode: str) -> list[float]:
+    """Messages due at a fixed rate over 8 connections; latency counts from when each was due."""
+    lanes = await _lanes(port, 8, EXPECTED[mode])
+    free: asyncio.Queue[_Lane] = asyncio.Queue()
+    for lane in lanes:
+        free.put_nowait(lane)
+    latencies: list[float] = []
+    start = time.perf_counter()
+
+    async def one(lane: _Lane, data: bytes, control_id: bytes, due: float) -> None:
+        await lane.send(data, control_id)
+        latencies.append(time.perf_counter() - due)
+        free.put_nowait(lane)
+
+    tasks = []
+    for n, (data, control_id) in enumerate(messages):
+        due = start + n / rate
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        lane = await free.get()
+        tasks.append(asyncio.create_task(one(lane, data, control_id, due)))
+    await asyncio.gather(*tasks)
+    for lane in lanes:
+        assert lane.transport is not None
+        lane.transport.close()
+    return latencies
+
+
+def inbox_backlog(gw: Gateway) -> int:
+    request = urllib.request.Request(gw.base + "/metrics", headers=dev_auth(gw.data_dir))
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith("gateway_hl7_inbox "):
+                return int(float(line.split()[1]))
+    raise RuntimeError("no gateway_hl7_inbox in /metrics")
+
+
+def drain(gw: Gateway) -> float:
+    """Seconds until the inbox is empty."""
+    start = time.perf_counter()
+    while inbox_backlog(gw):
+        time.sleep(0.05)
+    return time.perf_counter() - start
+
+
+def _q(latencies: list[float]) -> str:
+    q = statistics.quantiles(latencies, n=100)
+    return f"p50 {q[49] * 1000:.2f} ms, p99 {q[98] * 1000:.2f} ms"
+
+
+def run(gw: Gateway, mode: str, messages: int, connections: int, prefix: str) -> None:
+    batch = _messages(prefix, messages, mode)
     cpu0 = gw.cpu()
-    elapsed, lat = asyncio.run(drive(gw.mllp_port, frames, connections))
-    q = statistics.quantiles(lat, n=100)
-    print(
-        f"  {connections} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
-        f"gateway CPU {(gw.cpu() - cpu0) / messages * 1000:.2f} s per 1,000, "
-        f"ACK latency p50 {q[49] * 1000:.1f} ms p99 {q[98] * 1000:.1f} ms"
+    elapsed, lat = asyncio.run(flood(gw.mllp_port, batch, connections, mode))
+    line = (
+        f"  {mode:8} {connections} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
+        f"ACK latency {_q(lat)}, gateway CPU {(gw.cpu() - cpu0) / messages * 1000:.2f} s per 1,000"
     )
+    if mode == "accept":
+        waited = drain(gw)
+        overall = messages / (elapsed + waited)
+        line += f"; all processed {waited:.1f} s after the last ACK ({overall:,.0f} messages/s overall)"
+    print(line, flush=True)
+
+
+def run_paced(gw: Gateway, mode: str, rate: float, seconds: float, prefix: str) -> None:
+    batch = _messages(prefix, int(rate * seconds), mode)
+    lat = asyncio.run(paced(gw.mllp_port, batch, rate, mode))
+    label = f"at {rate:,.0f} messages/s for {seconds:g} s (8 connections)"
+    print(f"  {mode:8} {label}: ACK latency {_q(lat)}", flush=True)
+    if mode == "accept":
+        drain(gw)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--modes", default="accept,original")
     args = parser.parse_args()
     with running_gateway() as gw:
-        run(gw, 300, 8, "warm")
-        print(f"HL7 v2 A01 over MLLP, {args.messages} messages per run")
-        run(gw, args.messages, 1, "one")
-        run(gw, args.messages, 8, "eight")
+        for mode in args.modes.split(","):
+            run(gw, mode, 300, 8, f"warm-{mode}-")
+            print(f"HL7 v2 A01 over MLLP, {mode} acknowledgement, {args.messages} messages a run", flush=True)
+            run(gw, mode, args.messages, 1, f"one-{mode}-")
+            run(gw, mode, args.messages, 8, f"eight-{mode}-")
+            if args.seconds > 0:
+                run_paced(gw, mode, args.rate, args.seconds, f"paced-{mode}-")
 
 
 if __name__ == "__main__":

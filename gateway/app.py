@@ -40,9 +40,10 @@ from gateway.http.routes import INTAKE, KITH, MAX_BODY, STORE, add_routes
 from gateway.http.stays import add_routes as add_stay_routes
 from gateway.http.subscriptions import CLOCK, DELIVERER, DIRECTORY, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
+from gateway.intake.inbox import Inbox
 from gateway.intake.kith import KithIntake
-from gateway.intake.mllp import Peer, start_mllp_server
-from gateway.intake.service import Intake
+from gateway.intake.mllp import Answer, Peer, start_mllp_server
+from gateway.intake.service import Intake, Reply
 from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
@@ -124,7 +125,11 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
         if pool is not None:
             await pool.start()
     kith = KithIntake(store, clock, schemas, pipeline.pseudonym, settings.max_body_bytes)
-    intake = Intake(store, pipeline, clock, validator)
+    if settings.hl7_original_ack not in ("processed", "stored"):
+        raise ConfigError("setting 'hl7_original_ack': must be 'processed' or 'stored'")
+    inbox = Inbox(store, pipeline, settings.inbox_max_backlog)
+    intake = Intake(store, pipeline, clock, validator, inbox, settings.hl7_original_ack == "stored")
+    inbox.on_drained = intake.drained
     kith.metrics = intake.metrics  # KITH documents count as events in, channel "kith"
     return Parts(settings, store, directory, pipeline, intake, clock, validator, kith, schemas, renderer)
 
@@ -144,13 +149,26 @@ def mllp_senders(settings: Settings) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in data.items()}
 
 
-async def _hl7(parts: Parts, senders: dict[str, str] | None, raw: bytes, peer: Peer) -> bytes | None:
+def _hl7(parts: Parts, senders: dict[str, str] | None, raw: bytes, peer: Peer) -> Answer:
     may_send = None
     if senders is not None:  # the connection was admitted, so the CN is mapped
         owned = parts.directory.owned_her_ids([senders[peer.common_name or ""]], [])
         may_send = owned.__contains__
-    reply, _ = await parts.intake.hl7v2_message(raw, "hl7v2-mllp", may_send)
-    return reply.body or None
+    answer = parts.intake.hl7v2(raw, "hl7v2-mllp", may_send)
+    if not isinstance(answer, asyncio.Future):
+        return answer.body or None
+    ack: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+    answer.add_done_callback(lambda done: _settle_ack(ack, done))
+    return ack
+
+
+def _settle_ack(ack: asyncio.Future[bytes | None], reply: asyncio.Future[Reply]) -> None:
+    if reply.cancelled():
+        ack.cancel()
+    elif (error := reply.exception()) is not None:
+        ack.set_exception(error)
+    else:
+        ack.set_result(reply.result().body or None)
 
 
 def mllp_tls(settings: Settings) -> ssl.SSLContext | None:
@@ -265,16 +283,20 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         )
         app[WATCHER] = watcher
         watching = asyncio.create_task(watcher.run(), name="deadline-watcher")
+        inbox = parts.intake.inbox
+        assert inbox is not None
+        draining = asyncio.create_task(inbox.run(), name="inbox")
         yield
+        mllp.close()  # no new messages while the rest stops
+        inbox.stop()
         watcher.stop()
         deliverer.stop()
-        for name, task in (("deadline_watcher", watching), ("deliverer", delivering)):
+        for name, task in (("inbox", draining), ("deadline_watcher", watching), ("deliverer", delivering)):
             try:
                 async with asyncio.timeout(10):
                     await task
             except TimeoutError:
                 log.warning(f"{name}_stop_timeout")
-        mllp.close()
         await mllp.wait_closed()
         await parts.close()
 

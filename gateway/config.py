@@ -38,6 +38,10 @@ class Settings:
     # webhook attempts claimed and not yet settled, at most: a backlog waits in the database
     delivery_in_flight: int = 256
     receipt_deadline_hours: int = 96  # no receipt by then = not received (HIS 80415)
+    # original-mode HL7 v2 ACK: "processed" (after processing, with the rules' findings in ERR) or
+    # "stored" (once the message is durable, as the accept acknowledgement of enhanced mode always is)
+    hl7_original_ack: str = "processed"
+    inbox_max_backlog: int = 20_000  # HL7 v2 messages stored and waiting for processing, at most
     mllp_tls_cert: Path | None = None  # PEM; with mllp_tls_key, MLLP speaks TLS
     mllp_tls_key: Path | None = None
     mllp_tls_client_ca: Path | None = None  # PEM; when set, a client certificate from this CA is required

@@ -34,6 +34,8 @@ ANSWERS: dict[str, Answer] = {
     # a message id that is not a UUID (HIS 80415: E10)
     "bad-id": Answer(422, "value", "102", "AE", "E10"),
     "forbidden": Answer(403, "forbidden", "207", "AR", "X99"),  # the caller may not send for this sender
+    # processing failed on our side after the message was stored (the inbox, gateway/intake/inbox.py)
+    "internal": Answer(500, "exception", "207", "AR", "X99"),
 }
 
 

@@ -50,6 +50,11 @@ class Metrics:
         self.held = Gauge(
             "gateway_messages_held", "Outbound messages held back as incomplete", registry=self.registry
         )
+        self.inbox = Gauge(
+            "gateway_hl7_inbox",
+            "HL7 v2 messages acknowledged at storage and not processed yet",
+            registry=self.registry,
+        )
 
         # the deadline watcher (gateway/compliance/watcher.py): counted when first seen ...
         self.overdue = Counter(
@@ -78,11 +83,13 @@ class Metrics:
         receipts_missing: int,
         held: int,
         open_items: dict[tuple[str, str], int] | None = None,
+        inbox: int = 0,
     ) -> bytes:
         for state in ("pending", "delivered", "dead"):
             self.deliveries.labels(state).set(deliveries.get(state, 0))
         self.receipts_missing.set(receipts_missing)
         self.held.set(held)
+        self.inbox.set(inbox)
         self.open_items.clear()  # a closed item's series must drop to nothing, not stay at its last count
         for (kind, rule), count in (open_items or {}).items():
             self.open_items.labels(kind, rule).set(count)

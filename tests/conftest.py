@@ -8,6 +8,7 @@ started by the tests (GATEWAY_DATABASE_URL) pick up the backend of the run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import os
@@ -126,6 +127,19 @@ class Client:
         status, body = await self.get_json(f"/feed/{her_id}?after={after}&limit=500")
         assert status == 200
         return body["entries"]
+
+    async def hl7_outcome(
+        self, control_id: str, application: str = "DIPS", facility: str = "8000001"
+    ) -> dict[str, Any]:
+        """What became of an HL7 v2 message, once processed (one acknowledged at storage is
+        processed by the inbox after its ACK)."""
+        query = f"application={application}&facility={facility}&control_id={control_id}"
+        async with asyncio.timeout(10):
+            while True:
+                status, body = await self.get_json(f"/hl7v2/outcome?{query}")
+                if status != 200 or body["status"] != "accepted":
+                    return {"http": status, **body}
+                await asyncio.sleep(0.01)
 
     async def messages(self, her_id: str) -> list[dict[str, Any]]:
         out = []

@@ -17,6 +17,7 @@ POLICIES: dict[tuple[str, str], str] = {
     ("GET", "/.well-known/jwks.json"): OPEN,  # served in development mode only
     ("POST", "/fhir/$process-message"): EVENTS_POST,
     ("POST", "/hl7v2"): EVENTS_POST,
+    ("GET", "/hl7v2/outcome"): EVENTS_POST,  # a sender reads what became of its own messages
     ("GET", "/feed/{her_id}"): MESSAGES_READ,
     ("GET", "/messages/{message_id}"): MESSAGES_READ,
     ("GET", "/messages/{message_id}/page"): MESSAGES_READ,

@@ -121,11 +121,11 @@ async def unknown(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     before = iso(request.app[CLOCK].now() - timedelta(hours=request.app[RECEIPT_DEADLINE]))
 
-    def counts(r: Reader) -> tuple[tuple[dict[str, int], int, int], dict[tuple[str, str], int]]:
-        return r.operational_counts(before), r.open_item_counts()
+    def counts(r: Reader) -> tuple[tuple[dict[str, int], int, int], dict[tuple[str, str], int], int]:
+        return r.operational_counts(before), r.open_item_counts(), r.accepted_count()
 
-    (deliveries, missing_receipts, held), open_items = await request.app[STORE].read(counts)
-    body = request.app[METRICS].render(deliveries, missing_receipts, held, open_items)
+    (deliveries, missing_receipts, held), open_items, inbox = await request.app[STORE].read(counts)
+    body = request.app[METRICS].render(deliveries, missing_receipts, held, open_items, inbox)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from adapters.fhir.inbound_xml import to_xml
+from adapters.hl7v2.mapping import key_for
 from adapters.problems import Problem
 from gateway.auth.caller import caller_of
 from gateway.auth.middleware import forbidden
@@ -63,8 +64,29 @@ async def process_hl7v2(request: web.Request) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return problem(413, "Body too large", f"the limit is {request.app[MAX_BODY]} bytes")
-    reply, _ = await request.app[INTAKE].hl7v2_message(body, "hl7v2-http", caller_of(request).may)
+    reply = await request.app[INTAKE].hl7v2_message(body, "hl7v2-http", caller_of(request).may)
     return web.Response(body=reply.body, status=reply.status, content_type="x-application/hl7-v2+er7")
+
+
+async def hl7v2_outcome(request: web.Request) -> web.Response:
+    """What became of an HL7 v2 message: its status and the application acknowledgement that
+    processing produced (for a message acknowledged at storage, the answer it could not wait for).
+    Asked by MSH-3.1, MSH-4.1 and MSH-10; the caller must act for the sending facility."""
+    application = request.query.get("application", "")
+    facility = request.query.get("facility", "")
+    control_id = request.query.get("control_id", "")
+    if not facility or not control_id:
+        return problem(400, "Missing query", "facility (MSH-4.1) and control_id (MSH-10) are required")
+    if not caller_of(request).may(facility if facility.isdigit() else None):
+        return forbidden()
+    key = key_for(application, facility, control_id)
+    found = await request.app[STORE].read(lambda r: r.inbound_outcome(key))
+    if found is None:
+        return problem(404, "Not found", "no message with this sender and control id")
+    status, ack = found
+    return web.json_response(
+        {"status": status, "acknowledgement": ack.decode("utf-8", "replace") if ack else None}
+    )
 
 
 def _feed_entry(row: OutboundRow) -> dict[str, object]:
@@ -233,6 +255,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
     app.router.add_post("/fhir/$process-message", process_message)
     app.router.add_post("/hl7v2", process_hl7v2)
+    app.router.add_get("/hl7v2/outcome", hl7v2_outcome)
     app.router.add_get("/feed/{her_id}", feed)
     app.router.add_get("/messages/{message_id}", message)
     app.router.add_get("/messages/{message_id}/page", message_page)

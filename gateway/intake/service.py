@@ -6,6 +6,7 @@ answer's semantics are the same whichever way an event came in.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,24 +22,26 @@ from adapters.fhir.inbound import (
 )
 from adapters.fhir.inbound_xml import parse_xml_bundle
 from adapters.hl7v2.ack import Header, build_ack
-from adapters.hl7v2.mapping import map_message
+from adapters.hl7v2.mapping import accept_check, map_message, message_key, sender_her
 from adapters.hl7v2.message import Message, Separators
 from adapters.problems import InputRejected, Problem
 from gateway.clock import Clock, iso
 from gateway.errors import answer_for
-from gateway.ids import new_id
 from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
+from gateway.intake.hl7_answers import ack_control_id, rejection
+from gateway.intake.inbox import Drained, Inbox
 from gateway.intake.rule_answers import rules_ack
 from gateway.intake.validators import ValidatorPool
 from gateway.metrics import Metrics
 from gateway.pipeline.events import event_from_bundle
 from gateway.pipeline.processor import Outcome, Pipeline, Received
-from gateway.store.base import Store, StoreUnavailable
+from gateway.store.base import Store, StoreUnavailable, Tx
 from gateway.workers import WorkerUnavailable
 
 log = structlog.get_logger("intake")
 
 
+NOT_STORED = Problem("MSH-10", "transient", "the gateway could not store the message; send it again")
 MaySend = Callable[[str | None], bool]  # whether the caller may send for this sender HER-id
 
 
@@ -57,7 +60,13 @@ class Reply:
 
 class Intake:
     def __init__(
-        self, store: Store, pipeline: Pipeline, clock: Clock, validator: ValidatorPool | None = None
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        clock: Clock,
+        validator: ValidatorPool | None = None,
+        inbox: Inbox | None = None,
+        ack_at_storage: bool = False,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -65,6 +74,8 @@ class Intake:
         # Model validation is the one costly CPU step of intake; a worker process runs it on the
         # second core while this loop serves sockets and the store commits.
         self.validator = validator
+        self.inbox = inbox  # None: every HL7 v2 message is processed before its ACK
+        self.ack_at_storage = ack_at_storage  # original mode too is answered once stored
         # told of each committed event that produced messages: wakes the deliverer, long-polls
         self.after_commit: Callable[[Outcome], None] = lambda outcome: None
         self.metrics = Metrics()
@@ -103,49 +114,105 @@ class Intake:
         self._accepted(outcome, "fhir")
         return Reply(200, outcome.response or b"", outcome)
 
-    async def hl7v2_message(
+    def hl7v2(
         self, raw: bytes, channel: str, may_send: MaySend | None = None
-    ) -> tuple[Reply, bool]:
-        """An HL7 v2 message in, its ACK out (Reply.body; empty when enhanced mode wants none).
+    ) -> Reply | asyncio.Future[Reply]:
+        """An HL7 v2 message in, its ACK out (Reply.body; empty when enhanced mode wants none):
+        at once when the message is refused before anything is stored, else as a future.
 
-        The second value says whether the message was accepted (for HTTP status codes).
+        A sender asking for an accept acknowledgement (MSH-15), or any sender when
+        `ack_at_storage`, is answered once the raw message is durable, after the checks that take
+        microseconds; the inbox processes it after (gateway/intake/inbox.py). In original mode
+        the ACK waits for processing and carries the handover rules' findings.
         """
         now = iso(self.clock.now())
         try:
             msg = Message.parse(raw)
         except InputRejected as exc:
-            log.info(
-                "event_rejected", channel=channel, problems=[f"{p.location}: {p.kind}" for p in exc.problems]
-            )
-            return self._hl7_rejected(Header(Separators()), exc.problems), False
+            return self._hl7_rejected(Header(Separators()), exc.problems, channel)
         header = Header.of(msg)
+        if self.inbox is None or not (header.accept_ack or self.ack_at_storage):
+            return asyncio.ensure_future(self._hl7_processed(msg, header, raw, channel, now, may_send))
         try:
-            bundle = map_message(msg)
-            event = event_from_bundle(bundle, now)
+            code = accept_check(msg)
+            sender = sender_her(msg)
+            _check_sender(sender if sender.isdigit() else None, may_send, "MSH-4")
+        except InputRejected as exc:
+            return self._hl7_rejected(header, exc.problems, channel)
+        unit = self.pipeline.accept(
+            message_key(msg),
+            code,
+            Received(channel, raw, now),
+            build_ack(header, "AA", control_id=ack_control_id()) or b"",
+        )
+        if self.inbox.full:  # backpressure: wait for room, which holds the sender's connection
+            return asyncio.ensure_future(self._accept_when_room(unit, header, channel))
+        return self._accept(unit, header, channel)
+
+    async def hl7v2_message(self, raw: bytes, channel: str, may_send: MaySend | None = None) -> Reply:
+        answer = self.hl7v2(raw, channel, may_send)
+        return await answer if isinstance(answer, asyncio.Future) else answer
+
+    def _accept(self, unit: Callable[[Tx], Outcome], header: Header, channel: str) -> asyncio.Future[Reply]:
+        assert self.inbox is not None
+        inbox = self.inbox
+        inbox.accept_started()
+        stored = self.store.submit(unit)
+        reply: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+
+        def committed(done: asyncio.Future[Outcome]) -> None:
+            error = None if done.cancelled() else done.exception()
+            if done.cancelled() or error is not None:
+                inbox.accept_finished(stored=False)
+                log.error("store_unavailable", channel=channel, control_id=header.control_id)
+                reply.set_result(self._hl7_rejected(header, [NOT_STORED], channel))
+                return
+            outcome = done.result()
+            inbox.accept_finished(stored=not outcome.duplicate)
+            result = "duplicate" if outcome.duplicate else "stored"
+            self.metrics.events.labels(channel, outcome.event_code, result).inc()
+            reply.set_result(Reply(200, outcome.response or b"", outcome))
+
+        stored.add_done_callback(committed)
+        return reply
+
+    async def _accept_when_room(self, unit: Callable[[Tx], Outcome], header: Header, channel: str) -> Reply:
+        assert self.inbox is not None
+        await self.inbox.room()
+        return await self._accept(unit, header, channel)
+
+    async def _hl7_processed(
+        self, msg: Message, header: Header, raw: bytes, channel: str, now: str, may_send: MaySend | None
+    ) -> Reply:
+        try:
+            event = event_from_bundle(map_message(msg), now)
             _check_sender(event.sender_her, may_send, "MSH-4")
         except InputRejected as exc:
-            log.info(
-                "event_rejected",
-                channel=channel,
-                control_id=header.control_id,
-                problems=[f"{p.location}: {p.kind}" for p in exc.problems],
-            )
-            return self._hl7_rejected(header, exc.problems), False
-        ack_id = new_id().replace("-", "")[:20]
+            return self._hl7_rejected(header, exc.problems, channel)
+        ack_id = ack_control_id()
         try:
             outcome = await self.store.write(
-                self.pipeline.unit(
-                    event,
-                    Received(channel, raw, now),
-                    lambda o: rules_ack(header, o, ack_id),
-                )
+                self.pipeline.unit(event, Received(channel, raw, now), lambda o: rules_ack(header, o, ack_id))
             )
         except StoreUnavailable:
             log.error("store_unavailable", channel=channel, control_id=header.control_id)
-            problem = Problem("MSH-10", "transient", "the gateway could not store the message; send it again")
-            return self._hl7_rejected(header, [problem]), False
+            return self._hl7_rejected(header, [NOT_STORED], channel)
         self._accepted(outcome, channel, control_id=header.control_id)
-        return Reply(200, outcome.response or b"", outcome), True
+        return Reply(200, outcome.response or b"", outcome)
+
+    def drained(self, drained: Drained) -> None:
+        """The inbox processed an accepted message: counted, logged and told like any event."""
+        if drained.outcome is not None:
+            self._accepted(drained.outcome, drained.channel, control_id=drained.control_id)
+            return
+        self.metrics.events.labels(drained.channel, "unknown", drained.status).inc()
+        log.warning(
+            "event_rejected_after_accept",
+            channel=drained.channel,
+            control_id=drained.control_id,
+            status=drained.status,
+            problems=[f"{p.location}: {p.kind}" for p in drained.problems],
+        )
 
     def _accepted(self, outcome: Outcome, channel: str, **extra: str) -> None:
         if outcome.produced:
@@ -166,18 +233,16 @@ class Intake:
             **extra,
         )
 
-    def _hl7_rejected(self, header: Header, problems: list[Problem]) -> Reply:
-        answers = [answer_for(p.kind) for p in problems]
-        code = "AR" if any(a.ack == "AR" for a in answers) else "AE"
-        self.metrics.events.labels("hl7v2", header.trigger or "unknown", "rejected").inc()
-        ack = build_ack(
-            header,
-            code,
-            [(p, a.hl7) for p, a in zip(problems, answers, strict=True)],
-            text=problems[0].text,
-            control_id=new_id().replace("-", "")[:20],
+    def _hl7_rejected(self, header: Header, problems: list[Problem], channel: str) -> Reply:
+        log.info(
+            "event_rejected",
+            channel=channel,
+            control_id=header.control_id,
+            problems=[f"{p.location}: {p.kind}" for p in problems],
         )
-        return Reply(max(a.http for a in answers), ack or b"")
+        self.metrics.events.labels("hl7v2", header.trigger or "unknown", "rejected").inc()
+        ack, status = rejection(header, problems)
+        return Reply(status, ack)
 
     async def _problems(self, body: bytes, bundle: dict[str, Any]) -> list[Problem]:
         if self.validator is None:

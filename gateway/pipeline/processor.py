@@ -99,15 +99,45 @@ class Pipeline:
                 received.body,
                 "accepted",
             )
-            outcome = Outcome(event.message_id, event.event_code)
-            for stay, created in self._stays_for(tx, event, received.received_at):
-                tx.add_stay_event(stay.stay_id, seq, event.event_code, event.event_time, event.resources)
-                self._refresh(tx, stay, created, event, seq, outcome, received.received_at)
-            outcome.response = respond(outcome)
-            tx.finish_inbound(seq, "processed", outcome.response)
+            outcome = self.process(tx, event, seq, received.received_at, respond)
+            tx.finish_inbound(seq, "processed", outcome.response or b"")
             return outcome
 
         return run
+
+    @staticmethod
+    def accept(
+        message_id: str, event_code: str, received: Received, answer: bytes
+    ) -> Callable[[Tx], Outcome]:
+        """Record a message to be processed later (the HL7 v2 inbox, gateway/intake/inbox.py):
+        dedupe and the durable inbound row only; `answer` is what a duplicate gets again."""
+
+        def run(tx: Tx) -> Outcome:
+            existing = tx.find_inbound(message_id)
+            if existing is not None:
+                return Outcome(message_id, event_code, duplicate=True, response=existing.response)
+            tx.insert_inbound(
+                message_id,
+                received.channel,
+                event_code,
+                received.received_at,
+                received.body_hash,
+                received.body,
+                "accepted",
+                answer,
+            )
+            return Outcome(message_id, event_code, response=answer)
+
+        return run
+
+    def process(self, tx: Tx, event: InboundEvent, seq: int, now: str, respond: Responder) -> Outcome:
+        """The recorded inbound row `seq` applied: stays, notices, rules, outbox; then the answer."""
+        outcome = Outcome(event.message_id, event.event_code)
+        for stay, created in self._stays_for(tx, event, now):
+            tx.add_stay_event(stay.stay_id, seq, event.event_code, event.event_time, event.resources)
+            self._refresh(tx, stay, created, event, seq, outcome, now)
+        outcome.response = respond(outcome)
+        return outcome
 
     def _stays_for(self, tx: Tx, event: InboundEvent, now: str) -> list[tuple[StayRow, bool]]:
         """The stays the event applies to, each with whether this unit created it."""

@@ -128,6 +128,7 @@ class PgConnection:
 
 class PgTx(SqlTx):
     _skip_locked = " FOR UPDATE OF d SKIP LOCKED"
+    _lock_next = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, conn: PgConnection, cipher: Cipher | None = None) -> None:
         super().__init__(conn, cipher)
@@ -263,6 +264,9 @@ class PgStore:
 
     async def write(self, unit: Callable[[PgTx], T]) -> T:
         return await self._run(unit, PgTx)
+
+    def submit(self, unit: Callable[[PgTx], T]) -> asyncio.Future[T]:
+        return asyncio.ensure_future(self.write(unit))
 
     async def read(self, query: Callable[[SqlReader], T]) -> T:
         # a read-only snapshot: no locks, no notifications (the SqlTx hooks stay no-ops)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from gateway.store.base import InboundRow, NewOutbound, OutboundRow, StayEventRow, StayRow
+from gateway.store.base import AcceptedRow, InboundRow, NewOutbound, OutboundRow, StayEventRow, StayRow
 from gateway.store.cipher import Cipher, NoCipher
 from gateway.store.sql_audit import AuditSql
 from gateway.store.sql_columns import OUTBOUND_COLS, STAY_COLS
@@ -48,6 +48,8 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
 
     Patient data columns go through the cipher (gateway/store/cipher.py), each bound to its row.
     """
+
+    _lock_next = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, conn: Connection, cipher: Cipher | None = None) -> None:
         self.c = conn
@@ -82,10 +84,11 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
         body_hash: str,
         body: bytes,
         status: str,
+        response: bytes | None = None,
     ) -> int:
         row = self.c.execute(
-            "INSERT INTO inbound (message_id, channel, event_code, received_at, body_hash, body, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            "INSERT INTO inbound (message_id, channel, event_code, received_at, body_hash, body, status, "
+            "response) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             (
                 message_id,
                 channel,
@@ -94,12 +97,30 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
                 body_hash,
                 self.cipher.seal(body, f"inbound.body|{message_id}"),
                 status,
+                response,
             ),
         ).fetchone()
         return int(row[0])
 
     def finish_inbound(self, seq: int, status: str, response: bytes) -> None:
         self.c.execute("UPDATE inbound SET status = ?, response = ? WHERE seq = ?", (status, response, seq))
+
+    def next_accepted(self) -> AcceptedRow | None:
+        """The oldest message acknowledged at storage and not processed yet, held by this
+        transaction (PostgreSQL: one an instance is processing is skipped, not waited for)."""
+        row = self.c.execute(
+            "SELECT seq, message_id, channel, received_at, body FROM inbound "
+            f"WHERE status = 'accepted' ORDER BY seq LIMIT 1{self._lock_next}"
+        ).fetchone()
+        if row is None:
+            return None
+        body = self.cipher.open(row[4], f"inbound.body|{row[1]}")
+        return AcceptedRow(row[0], row[1], row[2], row[3], body)
+
+    def finish_accepted(self, seq: int, status: str, outcome: bytes) -> None:
+        """Processed (or rejected by processing): `outcome` is the application acknowledgement;
+        the accept acknowledgement already sent stays the answer to a duplicate."""
+        self.c.execute("UPDATE inbound SET status = ?, outcome = ? WHERE seq = ?", (status, outcome, seq))
 
     def get_stay(self, stay_key: str) -> StayRow | None:
         self._serialize([f"stay:{stay_key}"])  # one unit at a time per stay, new or not
@@ -273,6 +294,17 @@ class SqlReader(SqlTx):
 
     def inbound_count(self) -> int:
         return int(self.c.execute("SELECT count(*) FROM inbound").fetchone()[0])
+
+    def accepted_count(self) -> int:
+        """Messages acknowledged at storage and still waiting to be processed."""
+        return int(self.c.execute("SELECT count(*) FROM inbound WHERE status = 'accepted'").fetchone()[0])
+
+    def inbound_outcome(self, message_id: str) -> tuple[str, bytes | None] | None:
+        """An inbound message's status and, once processed, its application acknowledgement."""
+        row = self.c.execute(
+            "SELECT status, coalesce(outcome, response) FROM inbound WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def directory_entries(self) -> list[tuple[str, str, str]]:
         return list(self.c.execute("SELECT kind, key, body FROM directory ORDER BY kind, key"))

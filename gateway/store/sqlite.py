@@ -129,12 +129,16 @@ class SqliteStore:
         self._readers.shutdown(wait=True)
 
     async def write(self, unit: Callable[[SqlTx], T]) -> T:
-        if self._batcher is None or self._wake is None:
-            raise StoreUnavailable("store is not running")
+        return await self.submit(unit)
+
+    def submit(self, unit: Callable[[SqlTx], T]) -> asyncio.Future[T]:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if self._batcher is None or self._wake is None:
+            future.set_exception(StoreUnavailable("store is not running"))
+            return future
         self._pending.append((unit, future))
         self._wake.set()
-        return await future
+        return future
 
     async def read(self, query: Callable[[SqlReader], T]) -> T:
         loop = asyncio.get_running_loop()

@@ -150,6 +150,12 @@ async def test_enhanced_mode_accept_acknowledgements(gateway: Client) -> None:
     mllp.close()
     assert always["MSA"][1] == "CA" and on_error["MSA"][1] == "CE"
     assert probe["MSA"][1:3] == ["AA", "E4"]  # the next ACK on the wire answers E4: none came for E3
+    # the accept acknowledgement came once E1 and E3 were stored; processing followed
+    for control_id in ("E1", "E3"):
+        outcome = await gateway.hl7_outcome(control_id)
+        assert outcome["status"] == "processed"
+        assert "|AA|" + control_id in outcome["acknowledgement"]  # the application acknowledgement
+    assert (await gateway.hl7_outcome("E2"))["http"] == 404  # refused before anything was stored
     assert len(await gateway.feed(NURSING)) == 3
 
 

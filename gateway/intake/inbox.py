@@ -1,0 +1,181 @@
+"""The HL7 v2 inbox: messages acknowledged at storage wait here until they are processed.
+
+A sender that asks for HL7's accept acknowledgement (enhanced mode, MSH-15), or every sender when
+`hl7_original_ack = "stored"`, is answered as soon as the raw message is durable in `inbound`
+(status `accepted`). Mapping, the stay, routing, the handover rules and the outbox follow here,
+one message per unit of work, oldest first; the application acknowledgement that processing
+produces is kept on the row (`outcome`), where `GET /hl7v2/outcome` shows it.
+
+Accepts come first: while accepts wait for their commit the drain holds back, at most
+`DEFER_SECONDS` at a time, so a burst is taken at the speed of storage and processed after it
+(a 1.5 ms unit of work in every commit batch would cap accepts at about a fifth). The backlog is
+bounded: at `max_backlog` waiting messages the accept path waits for room, which stops the MLLP
+connection reading, so the pressure goes back to the sender, not into memory or the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import structlog
+
+from adapters.hl7v2.ack import Header
+from adapters.hl7v2.mapping import map_message
+from adapters.hl7v2.message import Message
+from adapters.problems import InputRejected, Problem
+from gateway.intake.hl7_answers import ack_control_id, rejection
+from gateway.intake.rule_answers import rules_ack
+from gateway.pipeline.events import event_from_bundle
+from gateway.pipeline.processor import Outcome, Pipeline
+from gateway.store.base import Store, StoreUnavailable, Tx
+
+log = structlog.get_logger("inbox")
+
+DEFER_SECONDS = 0.05  # the longest the drain waits for accepts to commit before it runs a unit
+POLL_SECONDS = 1.0  # with nothing to do: look again (another instance may have accepted some)
+
+
+@dataclass(slots=True)
+class Drained:
+    """What processing one accepted message came to."""
+
+    seq: int
+    channel: str
+    control_id: str
+    status: str  # processed | rejected | failed
+    outcome: Outcome | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+class Inbox:
+    def __init__(self, store: Store, pipeline: Pipeline, max_backlog: int) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.max_backlog = max(1, max_backlog)
+        self.backlog = 0  # accepted and not processed yet (this instance's count, resynced when idle)
+        self.accepting = 0  # accepts handed to the store and not committed yet
+        self.on_drained: Callable[[Drained], None] = lambda drained: None
+        self._wake = asyncio.Event()
+        self._accepts_idle = asyncio.Event()
+        self._accepts_idle.set()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._stopping = False
+
+    # --- the accept path's side ------------------------------------------------------------
+
+    @property
+    def full(self) -> bool:
+        return self.backlog >= self.max_backlog
+
+    async def room(self) -> None:
+        while self.full and not self._stopping:
+            self._room.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._room.wait()
+
+    def accept_started(self) -> None:
+        self.accepting += 1
+        self._accepts_idle.clear()
+
+    def accept_finished(self, stored: bool) -> None:
+        self.accepting -= 1
+        if not self.accepting:
+            self._accepts_idle.set()
+        if stored:
+            self.backlog += 1
+            self._wake.set()
+
+    # --- the drain ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._room.set()
+
+    async def run(self) -> None:
+        with contextlib.suppress(StoreUnavailable):
+            self.backlog = await self.store.read(lambda r: r.accepted_count())
+        while not self._stopping:
+            if self.backlog <= 0:
+                await self._idle()
+                continue
+            if self.accepting and not self.full:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(DEFER_SECONDS):
+                        await self._accepts_idle.wait()
+            try:
+                drained = await self._drain_one()
+            except StoreUnavailable:
+                log.error("inbox_store_unavailable")
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            if drained is None:
+                self.backlog = 0  # nothing left here (another instance may have taken the rest)
+                continue
+            self.backlog = max(0, self.backlog - 1)
+            if not self.full:
+                self._room.set()
+            self.on_drained(drained)
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(POLL_SECONDS):
+                await self._wake.wait()
+                return
+        with contextlib.suppress(StoreUnavailable):  # a quiet second: count what waits
+            self.backlog = await self.store.read(lambda r: r.accepted_count())
+
+    async def _drain_one(self) -> Drained | None:
+        claimed: list[int] = []
+        try:
+            return await self.store.write(lambda tx: self._process_next(tx, claimed))
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # a message processing cannot handle must not block those after it
+            if not claimed:
+                raise StoreUnavailable(f"inbox claim failed: {type(exc).__name__}") from None
+            log.error("inbox_processing_failed", seq=claimed[-1], error=type(exc).__name__)
+            problem = Problem("MSH", "internal", "the gateway could not process the message")
+            return await self.store.write(lambda tx: self._fail(tx, claimed[-1], problem))
+
+    def _process_next(self, tx: Tx, claimed: list[int]) -> Drained | None:
+        row = tx.next_accepted()
+        if row is None:
+            return None
+        claimed.append(row.seq)
+        msg = Message.parse(row.body)  # it parsed when it was accepted
+        header = _application(Header.of(msg))
+        try:
+            event = event_from_bundle(map_message(msg), row.received_at)
+        except InputRejected as exc:
+            ack, _status = rejection(header, exc.problems)
+            tx.finish_accepted(row.seq, "rejected", ack)
+            return Drained(row.seq, row.channel, header.control_id, "rejected", problems=exc.problems)
+        ack_id = ack_control_id()
+        outcome = self.pipeline.process(
+            tx, event, row.seq, row.received_at, lambda o: rules_ack(header, o, ack_id)
+        )
+        tx.finish_accepted(row.seq, "processed", outcome.response or b"")
+        return Drained(row.seq, row.channel, header.control_id, "processed", outcome=outcome)
+
+    @staticmethod
+    def _fail(tx: Tx, seq: int, problem: Problem) -> Drained | None:
+        row = tx.next_accepted()
+        if row is None or row.seq != seq:
+            return None  # no longer waiting (another instance took it, or it was the claim that failed)
+        header = _application(Header.of(Message.parse(row.body)))
+        ack, _status = rejection(header, [problem])
+        tx.finish_accepted(seq, "failed", ack)
+        return Drained(seq, row.channel, header.control_id, "failed", problems=[problem])
+
+
+def _application(header: Header) -> Header:
+    """The header as original mode reads it: the outcome kept is an application acknowledgement
+    (AA/AE/AR) whatever accept acknowledgement the sender asked for."""
+    return replace(header, accept_ack="")
