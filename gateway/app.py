@@ -42,8 +42,9 @@ from gateway.http.subscriptions import CLOCK, DELIVERER, DIRECTORY, NEW_MESSAGES
 from gateway.http.subscriptions import add_routes as add_subscription_routes
 from gateway.intake.inbox import Inbox
 from gateway.intake.kith import KithIntake
-from gateway.intake.mllp import Answer, Peer, start_mllp_server
-from gateway.intake.service import Intake, Reply
+from gateway.intake.mllp import Peer, start_mllp_server
+from gateway.intake.mllp import Reply as AckReply
+from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
@@ -149,26 +150,12 @@ def mllp_senders(settings: Settings) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def _hl7(parts: Parts, senders: dict[str, str] | None, raw: bytes, peer: Peer) -> Answer:
+def _hl7(parts: Parts, senders: dict[str, str] | None, raw: bytes, peer: Peer, reply: AckReply) -> None:
     may_send = None
     if senders is not None:  # the connection was admitted, so the CN is mapped
         owned = parts.directory.owned_her_ids([senders[peer.common_name or ""]], [])
         may_send = owned.__contains__
-    answer = parts.intake.hl7v2(raw, "hl7v2-mllp", may_send)
-    if not isinstance(answer, asyncio.Future):
-        return answer.body or None
-    ack: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-    answer.add_done_callback(lambda done: _settle_ack(ack, done))
-    return ack
-
-
-def _settle_ack(ack: asyncio.Future[bytes | None], reply: asyncio.Future[Reply]) -> None:
-    if reply.cancelled():
-        ack.cancel()
-    elif (error := reply.exception()) is not None:
-        ack.set_exception(error)
-    else:
-        ack.set_result(reply.result().body or None)
+    parts.intake.hl7v2(raw, "hl7v2-mllp", may_send, lambda answer: reply(answer.body or None))
 
 
 def mllp_tls(settings: Settings) -> ssl.SSLContext | None:
@@ -243,7 +230,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             "gateway_started", database=engine_of(settings.database_url), directory=settings.directory.name
         )
         mllp = await start_mllp_server(
-            lambda raw, peer: _hl7(parts, senders, raw, peer),
+            lambda raw, peer, reply: _hl7(parts, senders, raw, peer, reply),
             settings.host,
             settings.mllp_port,
             ssl_context=mllp_tls(settings),

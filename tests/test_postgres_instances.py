@@ -149,10 +149,8 @@ async def test_the_same_message_id_at_two_instances_at_once_is_taken_once(
     two_instances: tuple[PgStore, PgStore],
 ) -> None:
     def take(tx: Tx) -> str:
-        if tx.find_inbound("same-id") is not None:
-            return "duplicate"
-        tx.insert_inbound("same-id", "fhir", "A01", NOW, "h", b"body", "processed")
-        return "accepted"
+        seq = tx.insert_inbound("same-id", "fhir", "A01", NOW, "h", b"body", "processed")
+        return "duplicate" if seq is None else "accepted"
 
     answers = await asyncio.gather(*(store.write(take) for store in list(two_instances) * 4))
     assert sorted(answers) == ["accepted"] + ["duplicate"] * 7

@@ -6,9 +6,11 @@ A sender that asks for HL7's accept acknowledgement (enhanced mode, MSH-15), or 
 one message per unit of work, oldest first; the application acknowledgement that processing
 produces is kept on the row (`outcome`), where `GET /hl7v2/outcome` shows it.
 
-Accepts come first: while accepts wait for their commit the drain holds back, at most
-`DEFER_SECONDS` at a time, so a burst is taken at the speed of storage and processed after it
-(a 1.5 ms unit of work in every commit batch would cap accepts at about a fifth). The backlog is
+Accepts come first: while messages keep arriving (one within `QUIET_SECONDS`) the drain holds
+back, but runs a unit at least every `DEFER_SECONDS`, so a burst is taken at the speed of storage
+and processed after it. One unit of work blocks the loop for 1.5 – 2 ms, and the ACKs of every
+connection wait behind it: measured, running the drain whenever no accept was waiting for its
+commit held one connection to 418 ACKs a second (docs/PERFORMANCE.md). The backlog is
 bounded: at `max_backlog` waiting messages the accept path waits for room, which stops the MLLP
 connection reading, so the pressure goes back to the sender, not into memory or the disk.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -34,7 +37,8 @@ from gateway.store.base import Store, StoreUnavailable, Tx
 
 log = structlog.get_logger("inbox")
 
-DEFER_SECONDS = 0.05  # the longest the drain waits for accepts to commit before it runs a unit
+QUIET_SECONDS = 0.005  # no message for this long: the senders are quiet, the drain may run
+DEFER_SECONDS = 0.05  # while they are not, the drain still runs a unit this often
 POLL_SECONDS = 1.0  # with nothing to do: look again (another instance may have accepted some)
 
 
@@ -56,11 +60,10 @@ class Inbox:
         self.pipeline = pipeline
         self.max_backlog = max(1, max_backlog)
         self.backlog = 0  # accepted and not processed yet (this instance's count, resynced when idle)
-        self.accepting = 0  # accepts handed to the store and not committed yet
+        self._last_accept = 0.0  # monotonic time of the latest accept
+        self._last_unit = 0.0  # monotonic time the drain last ran a unit
         self.on_drained: Callable[[Drained], None] = lambda drained: None
         self._wake = asyncio.Event()
-        self._accepts_idle = asyncio.Event()
-        self._accepts_idle.set()
         self._room = asyncio.Event()
         self._room.set()
         self._stopping = False
@@ -79,13 +82,9 @@ class Inbox:
                     await self._room.wait()
 
     def accept_started(self) -> None:
-        self.accepting += 1
-        self._accepts_idle.clear()
+        self._last_accept = time.monotonic()
 
     def accept_finished(self, stored: bool) -> None:
-        self.accepting -= 1
-        if not self.accepting:
-            self._accepts_idle.set()
         if stored:
             self.backlog += 1
             self._wake.set()
@@ -104,10 +103,10 @@ class Inbox:
             if self.backlog <= 0:
                 await self._idle()
                 continue
-            if self.accepting and not self.full:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(DEFER_SECONDS):
-                        await self._accepts_idle.wait()
+            if (wait := self._defer()) > 0:
+                await asyncio.sleep(wait)
+                continue
+            self._last_unit = time.monotonic()
             try:
                 drained = await self._drain_one()
             except StoreUnavailable:
@@ -121,6 +120,13 @@ class Inbox:
             if not self.full:
                 self._room.set()
             self.on_drained(drained)
+
+    def _defer(self) -> float:
+        """How long the drain should still hold back for the accepts (0: run a unit now)."""
+        if self.full:
+            return 0.0
+        now = time.monotonic()
+        return max(0.0, min(self._last_accept + QUIET_SECONDS, self._last_unit + DEFER_SECONDS) - now)
 
     async def _idle(self) -> None:
         self._wake.clear()

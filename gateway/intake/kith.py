@@ -169,14 +169,15 @@ class KithIntake:
         """Dedupe on the document's own id, record it, do the work, keep the answer with it."""
 
         def unit(tx: Tx) -> tuple[bytes, str]:
-            existing = tx.find_inbound(key)
-            if existing is not None and existing.response is not None:
-                log.info("kith_duplicate", id=key)
-                kind = "application/json" if existing.response.startswith(b"{") else APPREC_XML
-                return existing.response, kind
             seq = tx.insert_inbound(
                 key, CHANNEL, msg_type, now, hashlib.sha256(body).hexdigest(), body, "accepted"
             )
+            if seq is None:
+                existing = tx.find_inbound(key)
+                assert existing is not None and existing.response is not None  # stored with its answer
+                log.info("kith_duplicate", id=key)
+                kind = "application/json" if existing.response.startswith(b"{") else APPREC_XML
+                return existing.response, kind
             response, status = work(tx, seq)
             tx.finish_inbound(seq, status, response)
             return response, "application/json" if response.startswith(b"{") else APPREC_XML

@@ -1,7 +1,9 @@
 """The MLLP listener: frames in, one handler call per message, the ACK framed back.
 
-A Protocol, not streams: a message costs a callback and no task when the handler answers at
-once or with a future (measured: streams cost ≈ 5 × more per message, docs/PERFORMANCE.md).
+A Protocol, not streams: the handler is given a `reply` callback to call with the ACK, at once or
+when it is ready, so a message costs callbacks and no task or future of its own (measured:
+streams cost ≈ 5 × more per message, and each future in a chain another turn of the loop,
+docs/PERFORMANCE.md).
 
 Backpressure by construction: a connection's messages are handled one at a time, in order, and
 while one waits for its answer the connection stops reading once a few more frames are buffered;
@@ -34,9 +36,9 @@ class Peer:
     common_name: str | None = None  # the client certificate's CN (mutual TLS), mapped to a sender
 
 
-# The handler answers a message with its ACK (None: no ACK wanted), now or as a future.
-Answer = bytes | None | asyncio.Future[bytes | None]
-Handler = Callable[[bytes, Peer], Answer]
+# The handler calls `reply` once per message with its ACK (None: no ACK wanted), now or later.
+Reply = Callable[[bytes | None], None]
+Handler = Callable[[bytes, Peer, Reply], None]
 Admit = Callable[[Peer], bool]  # whether a connection from this peer is served at all
 
 
@@ -68,6 +70,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = Peer("")
         self.waiting = False  # a message's answer is pending
+        self.in_handler = False  # inside the handler call (an answer given at once needs no _next)
         self.paused = False  # reading stopped: frames queued, or the peer is not reading its ACKs
         self.write_blocked = False
         self.counted = False
@@ -134,27 +137,26 @@ class _Connection(asyncio.Protocol):
 
     def _next(self) -> None:
         while not self.waiting and self.frames and self.transport is not None:
-            answer = self.limits.handler(self.frames.popleft(), self.peer)
-            if isinstance(answer, asyncio.Future):
-                self.waiting = True
-                answer.add_done_callback(self._answered)
-            else:
-                self._send(answer)
+            self.waiting = True
+            self.in_handler = True
+            try:
+                self.limits.handler(self.frames.popleft(), self.peer, self._reply)
+            except Exception as exc:  # a bug in the handler: this connection ends, the listener goes on
+                log.error("mllp_handler_failed", error=type(exc).__name__)
+                self.transport.close()
+                return
+            finally:
+                self.in_handler = False
         if self.ended and not self.waiting and not self.frames and self.transport is not None:
             self.transport.close()  # the peer ended its side and everything it sent is answered
             return
         self._flow()
 
-    def _answered(self, answer: asyncio.Future[bytes | None]) -> None:
+    def _reply(self, ack: bytes | None) -> None:
         self.waiting = False
-        if answer.cancelled() or answer.exception() is not None:
-            error = "cancelled" if answer.cancelled() else type(answer.exception()).__name__
-            log.error("mllp_handler_failed", error=error)
-            if self.transport is not None:
-                self.transport.close()
-            return
-        self._send(answer.result())
-        self._next()
+        self._send(ack)
+        if not self.in_handler:  # answered later: go on with the next frame (at once: _next does)
+            self._next()
 
     def _send(self, ack: bytes | None) -> None:
         if ack is not None and self.transport is not None and not self.transport.is_closing():

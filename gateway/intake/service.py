@@ -7,7 +7,7 @@ answer's semantics are the same whichever way an event came in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from gateway.workers import WorkerUnavailable
 log = structlog.get_logger("intake")
 
 
+Answer = Callable[["Reply"], None]  # called once with the answer to one message
 NOT_STORED = Problem("MSH-10", "transient", "the gateway could not store the message; send it again")
 MaySend = Callable[[str | None], bool]  # whether the caller may send for this sender HER-id
 
@@ -114,11 +115,11 @@ class Intake:
         self._accepted(outcome, "fhir")
         return Reply(200, outcome.response or b"", outcome)
 
-    def hl7v2(
-        self, raw: bytes, channel: str, may_send: MaySend | None = None
-    ) -> Reply | asyncio.Future[Reply]:
-        """An HL7 v2 message in, its ACK out (Reply.body; empty when enhanced mode wants none):
-        at once when the message is refused before anything is stored, else as a future.
+    def hl7v2(self, raw: bytes, channel: str, may_send: MaySend | None, reply: Answer) -> None:
+        """An HL7 v2 message in; `reply` is called once with its ACK (Reply.body; empty when
+        enhanced mode wants none): at once when it is refused before anything is stored, else
+        once it is stored or processed. A callback, not a future: on the MLLP hot path each
+        future in a chain costs a turn of the event loop.
 
         A sender asking for an accept acknowledgement (MSH-15), or any sender when
         `ack_at_storage`, is answered once the raw message is durable, after the checks that take
@@ -129,16 +130,19 @@ class Intake:
         try:
             msg = Message.parse(raw)
         except InputRejected as exc:
-            return self._hl7_rejected(Header(Separators()), exc.problems, channel)
+            reply(self._hl7_rejected(Header(Separators()), exc.problems, channel))
+            return
         header = Header.of(msg)
         if self.inbox is None or not (header.accept_ack or self.ack_at_storage):
-            return asyncio.ensure_future(self._hl7_processed(msg, header, raw, channel, now, may_send))
+            _reply_when_done(self._hl7_processed(msg, header, raw, channel, now, may_send), header, reply)
+            return
         try:
             code = accept_check(msg)
             sender = sender_her(msg)
             _check_sender(sender if sender.isdigit() else None, may_send, "MSH-4")
         except InputRejected as exc:
-            return self._hl7_rejected(header, exc.problems, channel)
+            reply(self._hl7_rejected(header, exc.problems, channel))
+            return
         unit = self.pipeline.accept(
             message_key(msg),
             code,
@@ -146,40 +150,41 @@ class Intake:
             build_ack(header, "AA", control_id=ack_control_id()) or b"",
         )
         if self.inbox.full:  # backpressure: wait for room, which holds the sender's connection
-            return asyncio.ensure_future(self._accept_when_room(unit, header, channel))
-        return self._accept(unit, header, channel)
+            _reply_when_done(self._accept_when_room(unit, header, channel, reply), header, reply)
+            return
+        self._accept(unit, header, channel, reply)
 
     async def hl7v2_message(self, raw: bytes, channel: str, may_send: MaySend | None = None) -> Reply:
-        answer = self.hl7v2(raw, channel, may_send)
-        return await answer if isinstance(answer, asyncio.Future) else answer
+        answer: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self.hl7v2(raw, channel, may_send, answer.set_result)
+        return await answer
 
-    def _accept(self, unit: Callable[[Tx], Outcome], header: Header, channel: str) -> asyncio.Future[Reply]:
+    def _accept(self, unit: Callable[[Tx], Outcome], header: Header, channel: str, reply: Answer) -> None:
         assert self.inbox is not None
         inbox = self.inbox
         inbox.accept_started()
-        stored = self.store.submit(unit)
-        reply: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
 
         def committed(done: asyncio.Future[Outcome]) -> None:
             error = None if done.cancelled() else done.exception()
             if done.cancelled() or error is not None:
                 inbox.accept_finished(stored=False)
                 log.error("store_unavailable", channel=channel, control_id=header.control_id)
-                reply.set_result(self._hl7_rejected(header, [NOT_STORED], channel))
+                reply(self._hl7_rejected(header, [NOT_STORED], channel))
                 return
             outcome = done.result()
             inbox.accept_finished(stored=not outcome.duplicate)
             result = "duplicate" if outcome.duplicate else "stored"
             self.metrics.events.labels(channel, outcome.event_code, result).inc()
-            reply.set_result(Reply(200, outcome.response or b"", outcome))
+            reply(Reply(200, outcome.response or b"", outcome))
 
-        stored.add_done_callback(committed)
-        return reply
+        self.store.submit(unit).add_done_callback(committed)
 
-    async def _accept_when_room(self, unit: Callable[[Tx], Outcome], header: Header, channel: str) -> Reply:
+    async def _accept_when_room(
+        self, unit: Callable[[Tx], Outcome], header: Header, channel: str, reply: Answer
+    ) -> None:
         assert self.inbox is not None
         await self.inbox.room()
-        return await self._accept(unit, header, channel)
+        self._accept(unit, header, channel, reply)
 
     async def _hl7_processed(
         self, msg: Message, header: Header, raw: bytes, channel: str, now: str, may_send: MaySend | None
@@ -272,3 +277,19 @@ class Intake:
         return Reply(
             status, response_bundle(request_id, event_code, "fatal-error", operation_outcome(problems), now)
         )
+
+
+def _reply_when_done(work: Coroutine[Any, Any, Reply | None], header: Header, reply: Answer) -> None:
+    """Run `work` as a task; its Reply (if it returns one) goes to `reply`. A failure we did not
+    foresee still answers, AR, so the sender's connection is never left waiting."""
+
+    def done(task: asyncio.Task[Reply | None]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            error = "cancelled" if task.cancelled() else type(task.exception()).__name__
+            log.error("hl7_intake_failed", error=error)
+            ack, status = rejection(header, [NOT_STORED])
+            reply(Reply(status, ack))
+        elif (result := task.result()) is not None:
+            reply(result)
+
+    asyncio.ensure_future(work).add_done_callback(done)

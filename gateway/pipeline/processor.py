@@ -70,6 +70,13 @@ class Received:
 Responder = Callable[[Outcome], bytes]
 
 
+def _duplicate(tx: Tx, message_id: str, event_code: str) -> Outcome:
+    """A message id already stored: its answer again, byte for byte, and no second processing."""
+    existing = tx.find_inbound(message_id)
+    assert existing is not None  # the insert just found it
+    return Outcome(message_id, event_code, duplicate=True, response=existing.response)
+
+
 class Pipeline:
     """Builds units of work; the time is the event's arrival time, so a unit is repeatable."""
 
@@ -87,9 +94,6 @@ class Pipeline:
 
     def unit(self, event: InboundEvent, received: Received, respond: Responder) -> Callable[[Tx], Outcome]:
         def run(tx: Tx) -> Outcome:
-            existing = tx.find_inbound(event.message_id)
-            if existing is not None:
-                return Outcome(event.message_id, event.event_code, duplicate=True, response=existing.response)
             seq = tx.insert_inbound(
                 event.message_id,
                 received.channel,
@@ -99,6 +103,8 @@ class Pipeline:
                 received.body,
                 "accepted",
             )
+            if seq is None:
+                return _duplicate(tx, event.message_id, event.event_code)
             outcome = self.process(tx, event, seq, received.received_at, respond)
             tx.finish_inbound(seq, "processed", outcome.response or b"")
             return outcome
@@ -113,10 +119,7 @@ class Pipeline:
         dedupe and the durable inbound row only; `answer` is what a duplicate gets again."""
 
         def run(tx: Tx) -> Outcome:
-            existing = tx.find_inbound(message_id)
-            if existing is not None:
-                return Outcome(message_id, event_code, duplicate=True, response=existing.response)
-            tx.insert_inbound(
+            seq = tx.insert_inbound(
                 message_id,
                 received.channel,
                 event_code,
@@ -126,6 +129,8 @@ class Pipeline:
                 "accepted",
                 answer,
             )
+            if seq is None:
+                return _duplicate(tx, message_id, event_code)
             return Outcome(message_id, event_code, response=answer)
 
         return run

@@ -85,10 +85,12 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
         body: bytes,
         status: str,
         response: bytes | None = None,
-    ) -> int:
+    ) -> int | None:
+        """The new row's seq; None when a message with this id is already stored (a duplicate:
+        one statement either way, so the usual case costs no lookup first)."""
         row = self.c.execute(
             "INSERT INTO inbound (message_id, channel, event_code, received_at, body_hash, body, status, "
-            "response) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            "response) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING seq",
             (
                 message_id,
                 channel,
@@ -100,7 +102,7 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
                 response,
             ),
         ).fetchone()
-        return int(row[0])
+        return int(row[0]) if row else None
 
     def finish_inbound(self, seq: int, status: str, response: bytes) -> None:
         self.c.execute("UPDATE inbound SET status = ?, response = ? WHERE seq = ?", (status, response, seq))
