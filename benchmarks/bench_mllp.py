@@ -17,30 +17,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.hl7v2.framing import FrameDecoder, frame
-from benchmarks._server import Gateway, dev_auth, running_gateway
+from benchmarks._server import Gateway, dev_auth, free_port, running_gateway
 from tests.hl7_builders import adt
 
 EXPECTED = {"accept": b"CA", "original": b"AA"}
 
 
 class _Lane(asyncio.Protocol):
-    """One MLLP connection sending one message at a time, as senders do."""
+    """One MLLP connection sending one message at a time, as senders do. Flooding, it sends the
+    next message from `queue` from the callback that received the last ACK: no task or future
+    per message, so the load generator is not what limits the figure."""
 
-    def __init__(self, expected: bytes) -> None:
+    def __init__(self, expected: bytes, queue: deque[tuple[bytes, bytes]] | None = None) -> None:
         self.expected = expected
+        self.queue = queue
         self.decoder = FrameDecoder(1 << 20)
         self.transport: asyncio.Transport | None = None
         self.answer: asyncio.Future[bytes] | None = None
+        self.latencies: list[float] = []
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.control_id = b""
+        self.sent = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -48,24 +59,42 @@ class _Lane(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         for ack in self.decoder.feed(data):
-            assert self.answer is not None
-            self.answer.set_result(ack)
+            if self.queue is None:
+                assert self.answer is not None
+                self.answer.set_result(ack)
+                continue
+            self.latencies.append(time.perf_counter() - self.sent)
+            self.check(ack, self.control_id)
+            self.next()
+
+    def next(self) -> None:
+        assert self.queue is not None and self.transport is not None
+        if not self.queue:
+            self.done.set_result(None)
+            return
+        data, self.control_id = self.queue.popleft()
+        self.sent = time.perf_counter()
+        self.transport.write(data)
+
+    def check(self, ack: bytes, control_id: bytes) -> None:
+        msa = ack[ack.find(b"MSA|") :].split(b"\r", 1)[0].split(b"|")
+        if msa[1] != self.expected or msa[2] != control_id:
+            raise RuntimeError(f"unexpected ACK: {msa[1]!r} for {control_id!r}")
 
     async def send(self, data: bytes, control_id: bytes) -> None:
         assert self.transport is not None
         self.answer = asyncio.get_running_loop().create_future()
         self.transport.write(data)
-        ack = await self.answer
-        msa = ack[ack.find(b"MSA|") :].split(b"\r", 1)[0].split(b"|")
-        if msa[1] != self.expected or msa[2] != control_id:
-            raise RuntimeError(f"unexpected ACK: {msa[1]!r} for {control_id!r}")
+        self.check(await self.answer, control_id)
 
 
-async def _lanes(port: int, count: int, expected: bytes) -> list[_Lane]:
+async def _lanes(
+    port: int, count: int, expected: bytes, queue: deque[tuple[bytes, bytes]] | None = None
+) -> list[_Lane]:
     loop = asyncio.get_running_loop()
     lanes = []
     for _ in range(count):
-        _, lane = await loop.create_connection(lambda: _Lane(expected), "127.0.0.1", port)
+        _, lane = await loop.create_connection(lambda: _Lane(expected, queue), "127.0.0.1", port)
         lanes.append(lane)
     return lanes
 
@@ -84,24 +113,17 @@ async def flood(
     port: int, messages: list[tuple[bytes, bytes]], connections: int, mode: str
 ) -> tuple[float, list[float]]:
     """Every connection sends its next message as soon as the last one's ACK came back."""
-    lanes = await _lanes(port, connections, EXPECTED[mode])
     queue = deque(messages)
-    latencies: list[float] = []
-
-    async def lane_loop(lane: _Lane) -> None:
-        while queue:
-            data, control_id = queue.popleft()
-            t0 = time.perf_counter()
-            await lane.send(data, control_id)
-            latencies.append(time.perf_counter() - t0)
-
+    lanes = await _lanes(port, connections, EXPECTED[mode], queue)
     start = time.perf_counter()
-    await asyncio.gather(*(lane_loop(lane) for lane in lanes))
+    for lane in lanes:
+        lane.next()
+    await asyncio.gather(*(lane.done for lane in lanes))
     elapsed = time.perf_counter() - start
     for lane in lanes:
         assert lane.transport is not None
         lane.transport.close()
-    return elapsed, latencies
+    return elapsed, [t for lane in lanes for t in lane.latencies]
 
 
 async def paced(port: int, messages: list[tuple[bytes, bytes]], rate: float, mode: str) -> list[float]:
@@ -178,13 +200,85 @@ def run_paced(gw: Gateway, mode: str, rate: float, seconds: float, prefix: str) 
         drain(gw)
 
 
+# ---------------------------------------------------------------- the floor
+
+
+def _floor_server(port: int, db: str, ready: Any) -> None:
+    """What the hardware allows: an asyncio Protocol, one durable INSERT per message (group
+    commit on the loop, WAL, synchronous=FULL, as the store), a CA; no HL7 parsing at all."""
+
+    async def main() -> None:
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE inbox (seq INTEGER PRIMARY KEY, body BLOB)")
+        pending: list[tuple[bytes, asyncio.Transport]] = []
+        wake = asyncio.Event()
+
+        class Floor(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                assert isinstance(transport, asyncio.Transport)
+                self.transport, self.decoder = transport, FrameDecoder(1 << 22)
+
+            def data_received(self, data: bytes) -> None:
+                for msg in self.decoder.feed(data):
+                    pending.append((msg, self.transport))
+                    wake.set()
+
+        async def committer() -> None:
+            while True:
+                await wake.wait()
+                wake.clear()
+                batch, pending[:] = pending[:], []
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT INTO inbox (body) VALUES (?)", [(m,) for m, _ in batch])
+                conn.execute("COMMIT")
+                for msg, transport in batch:
+                    control = msg.split(b"\r", 1)[0].split(b"|")[9]
+                    ack = b"MSH|^~\\&|GW|GW|||20261124||ACK|" + control + b"|P|2.5\rMSA|CA|" + control + b"\r"
+                    transport.write(frame(ack))
+
+        commits = asyncio.create_task(committer())
+        await asyncio.get_running_loop().create_server(Floor, "127.0.0.1", port)
+        ready.set()
+        await commits
+
+    asyncio.run(main())
+
+
+def floor(messages: int) -> None:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = multiprocessing.Event()
+        args = (port, f"{tmp}/floor.sqlite", ready)
+        proc = multiprocessing.Process(target=_floor_server, args=args, daemon=True)
+        proc.start()
+        ready.wait(10)
+        try:
+            for connections in (1, 8):
+                batch = _messages("F", messages, "accept")
+                elapsed, lat = asyncio.run(flood(port, batch, connections, "accept"))
+                print(
+                    f"  floor    {connections} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
+                    f"ACK latency {_q(lat)}",
+                    flush=True,
+                )
+        finally:
+            proc.kill()
+            proc.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--modes", default="accept,original")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor: framing, durable write, ACK")
     args = parser.parse_args()
+    if not args.no_floor:
+        print("floor: framing + durable write + ACK, nothing else (what the hardware allows)", flush=True)
+        floor(args.messages)
     with running_gateway() as gw:
         for mode in args.modes.split(","):
             run(gw, mode, 300, 8, f"warm-{mode}-")
