@@ -158,9 +158,9 @@ def inbox_backlog(gw: Gateway) -> int:
     request = urllib.request.Request(gw.base + "/metrics", headers=dev_auth(gw.data_dir))
     with urllib.request.urlopen(request, timeout=10) as resp:
         for line in resp.read().decode().splitlines():
-            if line.startswith("gateway_hl7_inbox "):
+            if line.startswith("gateway_inbox "):
                 return int(float(line.split()[1]))
-    raise RuntimeError("no gateway_hl7_inbox in /metrics")
+    raise RuntimeError("no gateway_inbox in /metrics")
 
 
 def drain(gw: Gateway) -> float:

@@ -41,7 +41,7 @@ class Settings:
     # original-mode HL7 v2 ACK: "processed" (after processing, with the rules' findings in ERR) or
     # "stored" (once the message is durable, as the accept acknowledgement of enhanced mode always is)
     hl7_original_ack: str = "processed"
-    inbox_max_backlog: int = 20_000  # HL7 v2 messages stored and waiting for processing, at most
+    inbox_max_backlog: int = 20_000  # events stored and waiting for processing (the inbox), at most
     mllp_tls_cert: Path | None = None  # PEM; with mllp_tls_key, MLLP speaks TLS
     mllp_tls_key: Path | None = None
     mllp_tls_client_ca: Path | None = None  # PEM; when set, a client certificate from this CA is required

@@ -51,8 +51,8 @@ class Metrics:
             "gateway_messages_held", "Outbound messages held back as incomplete", registry=self.registry
         )
         self.inbox = Gauge(
-            "gateway_hl7_inbox",
-            "HL7 v2 messages acknowledged at storage and not processed yet",
+            "gateway_inbox",
+            "Events acknowledged at storage (HL7 v2 accept ACK, FHIR respond-async), not processed yet",
             registry=self.registry,
         )
 

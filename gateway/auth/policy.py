@@ -18,6 +18,7 @@ POLICIES: dict[tuple[str, str], str] = {
     ("POST", "/fhir/$process-message"): EVENTS_POST,
     ("POST", "/hl7v2"): EVENTS_POST,
     ("GET", "/hl7v2/outcome"): EVENTS_POST,  # a sender reads what became of its own messages
+    ("GET", "/fhir/outcome/{message_id}"): EVENTS_POST,
     ("GET", "/feed/{her_id}"): MESSAGES_READ,
     ("GET", "/messages/{message_id}"): MESSAGES_READ,
     ("GET", "/messages/{message_id}/page"): MESSAGES_READ,

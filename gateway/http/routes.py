@@ -7,9 +7,10 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
+from adapters.fhir.inbound import decode_message_bundle
 from adapters.fhir.inbound_xml import to_xml
 from adapters.hl7v2.mapping import key_for
-from adapters.problems import Problem
+from adapters.problems import InputRejected, Problem
 from gateway.auth.caller import caller_of
 from gateway.auth.middleware import forbidden
 from gateway.compliance.service import item_public
@@ -17,6 +18,7 @@ from gateway.http.audit import record
 from gateway.http.problems import problem
 from gateway.intake.fhir_response import operation_outcome
 from gateway.intake.service import Intake
+from gateway.pipeline.events import event_from_bundle
 from gateway.render.formats import KITH_XML, RENDERERS
 from gateway.render.html_view import render_page
 from gateway.render.kith_output import KithOutput
@@ -55,8 +57,31 @@ async def process_message(request: web.Request) -> web.Response:
         if answer.get("resourceType") == "Bundle":
             return web.Response(body=to_xml(answer), status=reply.status, content_type="application/fhir+xml")
         return _fhir(reply.body, reply.status)
-    reply = await request.app[INTAKE].fhir_message(body, may_send=may_send)
-    return _fhir(reply.body, reply.status)
+    later = "respond-async" in request.headers.getone("Prefer", "").lower()
+    reply = await request.app[INTAKE].fhir_message(body, may_send=may_send, respond_async=later)
+    response = _fhir(reply.body, reply.status)
+    if reply.status == 202 and reply.outcome is not None:
+        response.headers["Content-Location"] = f"/fhir/outcome/{reply.outcome.message_id}"
+    return response
+
+
+async def fhir_outcome(request: web.Request) -> web.Response:
+    """The response Bundle of a FHIR message: 202 while it waits to be processed (it was sent with
+    `Prefer: respond-async`), then 200 with the Bundle. Only for the caller's own institution."""
+    message_id = request.match_info["message_id"]
+    found = await request.app[STORE].read(lambda r: r.inbound_outcome(message_id, with_body=True))
+    if found is None or found[0] == "rejected" or not found[2]:
+        return problem(404, "Not found", "no FHIR message with this id")
+    status, answer, body = found
+    try:
+        sender = event_from_bundle(decode_message_bundle(body), "").sender_her
+    except InputRejected:
+        sender = None
+    if not caller_of(request).may(sender):
+        return forbidden()
+    if status == "accepted":
+        return web.json_response({"status": status}, status=202, headers={"Retry-After": "1"})
+    return _fhir(answer or b"", 200)
 
 
 async def process_hl7v2(request: web.Request) -> web.Response:
@@ -83,7 +108,7 @@ async def hl7v2_outcome(request: web.Request) -> web.Response:
     found = await request.app[STORE].read(lambda r: r.inbound_outcome(key))
     if found is None:
         return problem(404, "Not found", "no message with this sender and control id")
-    status, ack = found
+    status, ack, _ = found
     return web.json_response(
         {"status": status, "acknowledgement": ack.decode("utf-8", "replace") if ack else None}
     )
@@ -256,6 +281,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/fhir/$process-message", process_message)
     app.router.add_post("/hl7v2", process_hl7v2)
     app.router.add_get("/hl7v2/outcome", hl7v2_outcome)
+    app.router.add_get("/fhir/outcome/{message_id}", fhir_outcome)
     app.router.add_get("/feed/{her_id}", feed)
     app.router.add_get("/messages/{message_id}", message)
     app.router.add_get("/messages/{message_id}/page", message_page)

@@ -87,3 +87,20 @@ def ok_response(outcome: Outcome, timestamp: str) -> bytes:
         {"resourceType": "OperationOutcome", "issue": issues},
         timestamp,
     )
+
+
+def accepted_for_later(message_id: str) -> bytes:
+    """The 202 body of an event stored to be processed after the answer (`Prefer: respond-async`)."""
+    return orjson.dumps(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": f"message {message_id} stored; it is processed after this answer, "
+                    "and the response Bundle is at the Content-Location",
+                }
+            ],
+        }
+    )

@@ -1,10 +1,12 @@
-"""The HL7 v2 inbox: messages acknowledged at storage wait here until they are processed.
+"""The inbox: events acknowledged at storage wait here until they are processed.
 
-A sender that asks for HL7's accept acknowledgement (enhanced mode, MSH-15), or every sender when
-`hl7_original_ack = "stored"`, is answered as soon as the raw message is durable in `inbound`
-(status `accepted`). Mapping, the stay, routing, the handover rules and the outbox follow here,
-one message per unit of work, oldest first; the application acknowledgement that processing
-produces is kept on the row (`outcome`), where `GET /hl7v2/outcome` shows it.
+An HL7 v2 sender that asks for the accept acknowledgement (enhanced mode, MSH-15), every HL7 v2
+sender when `hl7_original_ack = "stored"`, and a FHIR caller that sends `Prefer: respond-async`
+are answered as soon as the event is durable in `inbound` (status `accepted`). Mapping (HL7 v2),
+the stay, routing, the handover rules and the outbox follow here, one event per unit of work,
+oldest first; the answer processing produces (the application acknowledgement, or the FHIR
+response Bundle) is kept on the row (`outcome`), where `GET /hl7v2/outcome` and
+`GET /fhir/outcome/{id}` show it.
 
 Accepts come first: while messages keep arriving (one within `QUIET_SECONDS`) the drain holds
 back, but runs a unit at least every `DEFER_SECONDS`, so a burst is taken at the speed of storage
@@ -25,15 +27,17 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
+from adapters.fhir.inbound import decode_message_bundle
 from adapters.hl7v2.ack import Header
 from adapters.hl7v2.mapping import map_message
 from adapters.hl7v2.message import Message
 from adapters.problems import InputRejected, Problem
+from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
 from gateway.intake.hl7_answers import ack_control_id, rejection
 from gateway.intake.rule_answers import rules_ack
 from gateway.pipeline.events import event_from_bundle
 from gateway.pipeline.processor import Outcome, Pipeline
-from gateway.store.base import Store, StoreUnavailable, Tx
+from gateway.store.base import AcceptedRow, Store, StoreUnavailable, Tx
 
 log = structlog.get_logger("inbox")
 
@@ -147,14 +151,15 @@ class Inbox:
             if not claimed:
                 raise StoreUnavailable(f"inbox claim failed: {type(exc).__name__}") from None
             log.error("inbox_processing_failed", seq=claimed[-1], error=type(exc).__name__)
-            problem = Problem("MSH", "internal", "the gateway could not process the message")
-            return await self.store.write(lambda tx: self._fail(tx, claimed[-1], problem))
+            return await self.store.write(lambda tx: self._fail(tx, claimed[-1]))
 
     def _process_next(self, tx: Tx, claimed: list[int]) -> Drained | None:
         row = tx.next_accepted()
         if row is None:
             return None
         claimed.append(row.seq)
+        if row.channel == "fhir":
+            return self._process_fhir(tx, row)
         msg = Message.parse(row.body)  # it parsed when it was accepted
         header = _application(Header.of(msg))
         try:
@@ -170,11 +175,27 @@ class Inbox:
         tx.finish_accepted(row.seq, "processed", outcome.response or b"")
         return Drained(row.seq, row.channel, header.control_id, "processed", outcome=outcome)
 
+    def _process_fhir(self, tx: Tx, row: AcceptedRow) -> Drained:
+        """A FHIR event was validated in full before it was stored: what is left cannot be refused."""
+        event = event_from_bundle(decode_message_bundle(row.body), row.received_at)
+        outcome = self.pipeline.process(
+            tx, event, row.seq, row.received_at, lambda o: ok_response(o, row.received_at)
+        )
+        tx.finish_accepted(row.seq, "processed", outcome.response or b"")
+        return Drained(row.seq, row.channel, row.message_id, "processed", outcome=outcome)
+
     @staticmethod
-    def _fail(tx: Tx, seq: int, problem: Problem) -> Drained | None:
+    def _fail(tx: Tx, seq: int) -> Drained | None:
         row = tx.next_accepted()
         if row is None or row.seq != seq:
             return None  # no longer waiting (another instance took it, or it was the claim that failed)
+        if row.channel == "fhir":
+            problem = Problem("Bundle", "internal", "the gateway could not process the message")
+            outcome = operation_outcome([problem])
+            answer = response_bundle(row.message_id, None, "fatal-error", outcome, row.received_at)
+            tx.finish_accepted(seq, "failed", answer)
+            return Drained(seq, row.channel, row.message_id, "failed", problems=[problem])
+        problem = Problem("MSH", "internal", "the gateway could not process the message")
         header = _application(Header.of(Message.parse(row.body)))
         ack, _status = rejection(header, [problem])
         tx.finish_accepted(seq, "failed", ack)

@@ -27,7 +27,7 @@ from adapters.hl7v2.message import Message, Separators
 from adapters.problems import InputRejected, Problem
 from gateway.clock import Clock, iso
 from gateway.errors import answer_for
-from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
+from gateway.intake.fhir_response import accepted_for_later, ok_response, operation_outcome, response_bundle
 from gateway.intake.hl7_answers import ack_control_id, rejection
 from gateway.intake.inbox import Drained, Inbox
 from gateway.intake.rule_answers import rules_ack
@@ -81,7 +81,18 @@ class Intake:
         self.after_commit: Callable[[Outcome], None] = lambda outcome: None
         self.metrics = Metrics()
 
-    async def fhir_message(self, body: bytes, *, xml: bool = False, may_send: MaySend | None = None) -> Reply:
+    async def fhir_message(
+        self,
+        body: bytes,
+        *,
+        xml: bool = False,
+        may_send: MaySend | None = None,
+        respond_async: bool = False,
+    ) -> Reply:
+        """A FHIR message in, its response out: the response Bundle once processed (200), or, with
+        `respond_async` (the caller's `Prefer: respond-async`), 202 once the validated event is
+        stored; the inbox processes it after and keeps the response Bundle for the caller to
+        fetch. Either way nothing is acknowledged before it is durable."""
         now = iso(self.clock.now())
         request_id = event_code = None
         try:
@@ -106,6 +117,8 @@ class Intake:
         except WorkerUnavailable:
             return self._transient("validator_unavailable", request_id, event_code, now)
         received = Received("fhir", body, now)
+        if respond_async and not xml and self.inbox is not None:  # XML: answered in full, as allowed
+            return await self._fhir_later(event.message_id, event.event_code, received)
         try:
             outcome = await self.store.write(
                 self.pipeline.unit(event, received, lambda o: ok_response(o, now))
@@ -113,7 +126,21 @@ class Intake:
         except StoreUnavailable:
             return self._transient("store_unavailable", request_id, event_code, now)
         self._accepted(outcome, "fhir")
-        return Reply(200, outcome.response or b"", outcome)
+        reply = Reply(200, outcome.response or b"", outcome)
+        return Reply(_fhir_status(reply), reply.body, outcome)
+
+    async def _fhir_later(self, message_id: str, event_code: str, received: Received) -> Reply:
+        assert self.inbox is not None
+        unit = self.pipeline.accept(message_id, event_code, received, accepted_for_later(message_id))
+        answer: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        refused = self._not_stored_fhir(message_id, event_code)
+        # backpressure: while the inbox is full the caller waits for its answer
+        await self._accept_when_room(unit, "fhir", message_id, answer.set_result, refused)
+        reply = await answer
+        return Reply(_fhir_status(reply), reply.body, reply.outcome)
+
+    def _not_stored_fhir(self, message_id: str, event_code: str) -> Callable[[], Reply]:
+        return lambda: self._transient("store_unavailable", message_id, event_code, iso(self.clock.now()))
 
     def hl7v2(self, raw: bytes, channel: str, may_send: MaySend | None, reply: Answer) -> None:
         """An HL7 v2 message in; `reply` is called once with its ACK (Reply.body; empty when
@@ -149,17 +176,28 @@ class Intake:
             Received(channel, raw, now),
             build_ack(header, "AA", control_id=ack_control_id()) or b"",
         )
+        refused = self._not_stored_hl7(header, channel)
         if self.inbox.full:  # backpressure: wait for room, which holds the sender's connection
-            _reply_when_done(self._accept_when_room(unit, header, channel, reply), header, reply)
+            waiting = self._accept_when_room(unit, channel, header.control_id, reply, refused)
+            _reply_when_done(waiting, header, reply)
             return
-        self._accept(unit, header, channel, reply)
+        self._accept(unit, channel, header.control_id, reply, refused)
 
     async def hl7v2_message(self, raw: bytes, channel: str, may_send: MaySend | None = None) -> Reply:
         answer: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self.hl7v2(raw, channel, may_send, answer.set_result)
         return await answer
 
-    def _accept(self, unit: Callable[[Tx], Outcome], header: Header, channel: str, reply: Answer) -> None:
+    def _accept(
+        self,
+        unit: Callable[[Tx], Outcome],
+        channel: str,
+        reference: str,
+        reply: Answer,
+        refused: Callable[[], Reply],
+    ) -> None:
+        """Store an event to be processed by the inbox; `reply` gets 200 with the stored answer
+        once it is committed (the first one's again for a duplicate), or `refused()`."""
         assert self.inbox is not None
         inbox = self.inbox
         inbox.accept_started()
@@ -168,8 +206,8 @@ class Intake:
             error = None if done.cancelled() else done.exception()
             if done.cancelled() or error is not None:
                 inbox.accept_finished(stored=False)
-                log.error("store_unavailable", channel=channel, control_id=header.control_id)
-                reply(self._hl7_rejected(header, [NOT_STORED], channel))
+                log.error("store_unavailable", channel=channel, reference=reference)
+                reply(refused())
                 return
             outcome = done.result()
             inbox.accept_finished(stored=not outcome.duplicate)
@@ -180,11 +218,19 @@ class Intake:
         self.store.submit(unit).add_done_callback(committed)
 
     async def _accept_when_room(
-        self, unit: Callable[[Tx], Outcome], header: Header, channel: str, reply: Answer
+        self,
+        unit: Callable[[Tx], Outcome],
+        channel: str,
+        reference: str,
+        reply: Answer,
+        refused: Callable[[], Reply],
     ) -> None:
         assert self.inbox is not None
         await self.inbox.room()
-        self._accept(unit, header, channel, reply)
+        self._accept(unit, channel, reference, reply, refused)
+
+    def _not_stored_hl7(self, header: Header, channel: str) -> Callable[[], Reply]:
+        return lambda: self._hl7_rejected(header, [NOT_STORED], channel)
 
     async def _hl7_processed(
         self, msg: Message, header: Header, raw: bytes, channel: str, now: str, may_send: MaySend | None
@@ -293,3 +339,11 @@ def _reply_when_done(work: Coroutine[Any, Any, Reply | None], header: Header, re
             reply(result)
 
     asyncio.ensure_future(work).add_done_callback(done)
+
+
+def _fhir_status(reply: Reply) -> int:
+    """200 for a response Bundle; 202 when the stored answer says the event waits to be processed
+    (a duplicate of one sent with `Prefer: respond-async` gets that answer again)."""
+    if reply.status == 200 and reply.body.startswith(b'{"resourceType":"OperationOutcome"'):
+        return 202
+    return reply.status

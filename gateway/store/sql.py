@@ -301,12 +301,19 @@ class SqlReader(SqlTx):
         """Messages acknowledged at storage and still waiting to be processed."""
         return int(self.c.execute("SELECT count(*) FROM inbound WHERE status = 'accepted'").fetchone()[0])
 
-    def inbound_outcome(self, message_id: str) -> tuple[str, bytes | None] | None:
-        """An inbound message's status and, once processed, its application acknowledgement."""
+    def inbound_outcome(
+        self, message_id: str, with_body: bool = False
+    ) -> tuple[str, bytes | None, bytes | None] | None:
+        """An inbound message's status, the answer processing produced (else the one sent), and
+        with `with_body` the message itself (to see whose it is)."""
         row = self.c.execute(
-            "SELECT status, coalesce(outcome, response) FROM inbound WHERE message_id = ?", (message_id,)
+            "SELECT status, coalesce(outcome, response), body FROM inbound WHERE message_id = ?",
+            (message_id,),
         ).fetchone()
-        return (row[0], row[1]) if row else None
+        if row is None:
+            return None
+        body = self.cipher.open(row[2], f"inbound.body|{message_id}") if with_body else None
+        return row[0], row[1], body
 
     def directory_entries(self) -> list[tuple[str, str, str]]:
         return list(self.c.execute("SELECT kind, key, body FROM directory ORDER BY kind, key"))

@@ -1,0 +1,80 @@
+"""FHIR intake with `Prefer: respond-async`: validated in full and stored before 202, processed by
+the inbox after, the response Bundle at the Content-Location for the sender alone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from gateway.auth.scopes import EVENTS_POST
+from tests import builders as b
+from tests.conftest import Client, auth_headers, header, issues
+
+NURSING = "8100011"
+ASYNC = {"Content-Type": "application/fhir+json", "Prefer": "respond-async"}
+
+
+async def post_async(gw: Client, bundle: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    async with gw.session.post(
+        f"{gw.base}/fhir/$process-message", data=orjson.dumps(bundle), headers=ASYNC
+    ) as resp:
+        return resp.status, dict(resp.headers), orjson.loads(await resp.read())
+
+
+async def outcome(gw: Client, location: str, **headers: str) -> tuple[int, dict[str, Any]]:
+    async with asyncio.timeout(10):
+        while True:
+            async with gw.session.get(gw.base + location, headers=headers) as resp:
+                body = orjson.loads(await resp.read())
+                if resp.status != 202:
+                    return resp.status, body
+            await asyncio.sleep(0.01)
+
+
+async def test_an_event_sent_async_is_stored_answered_202_and_processed_after(gateway: Client) -> None:
+    event = b.message("A01", b.patient(), b.encounter("ASYNC-1"))
+    status, headers, body = await post_async(gateway, event)
+    assert status == 202 and body["resourceType"] == "OperationOutcome"
+    location = headers["Content-Location"]
+    assert location == f"/fhir/outcome/{header(event)['id']}"
+    code, response = await outcome(gateway, location)
+    assert code == 200
+    assert header(response)["response"]["code"] == "ok"
+    assert header(response)["response"]["identifier"] == header(event)["id"]
+    assert any("LOG_INNLAGT" in i["diagnostics"] for i in issues(response))
+    assert [e["messageType"] for e in await gateway.feed(NURSING)] == ["LOG_INNLAGT"]
+
+
+async def test_a_bad_event_is_refused_at_once_and_nothing_is_stored(gateway: Client) -> None:
+    patient = b.patient()
+    patient["identifier"][0]["value"] = "12034512344"  # check digits do not hold
+    status, headers, body = await post_async(gateway, b.message("A01", patient, b.encounter("ASYNC-2")))
+    assert status == 422 and "Content-Location" not in headers
+    assert header(body)["response"]["code"] == "fatal-error"
+    assert "12034512344" not in orjson.dumps(body).decode()
+    assert await gateway.feed(NURSING) == []
+
+
+async def test_the_same_id_again_gets_the_same_202_and_is_processed_once(gateway: Client) -> None:
+    event = b.message("A01", b.patient(), b.encounter("ASYNC-3"))
+    first = await post_async(gateway, event)
+    again = await post_async(gateway, event)
+    plain = await gateway.post_event(event)  # without Prefer: the same stored answer, still 202
+    assert first[0] == again[0] == plain[0] == 202
+    assert first[2] == again[2] == plain[1]
+    assert (await outcome(gateway, first[1]["Content-Location"]))[0] == 200
+    assert len(await gateway.feed(NURSING)) == 1
+
+
+async def test_the_response_is_only_for_the_sender(gateway: Client) -> None:
+    event = b.message("A01", b.patient(), b.encounter("ASYNC-4"))
+    _, headers, _ = await post_async(gateway, event)
+    location = headers["Content-Location"]
+    await outcome(gateway, location)
+    other = auth_headers(gateway.settings, client_id="other", scopes=[EVENTS_POST], her_ids=["8000002"])
+    assert (await outcome(gateway, location, **other))[0] == 403
+    own = auth_headers(gateway.settings, client_id="own", scopes=[EVENTS_POST], her_ids=[b.HOSPITAL_HER])
+    assert (await outcome(gateway, location, **own))[0] == 200
+    assert (await outcome(gateway, "/fhir/outcome/no-such-message", **own))[0] == 404
