@@ -14,7 +14,7 @@ from tests import pg_server
 ROOT = Path(__file__).resolve().parents[1]
 
 RUNS = {
-    "bench_fhir_intake.py": (["--events", "150", "--connections", "4"], "events/s"),
+    "bench_fhir_intake.py": (["--events", "150", "--connections", "4", "--respond-async"], "all processed"),
     "bench_mllp.py": (["--messages", "100", "--seconds", "0.2"], "ACKed messages/s"),
     "bench_e2e.py": (["--stays", "10", "--lanes", "2", "--rate", "20", "--seconds", "1"], "events/s"),
     "bench_kith_render.py": (["--rounds", "20"], "ms CPU per message"),
