@@ -52,7 +52,7 @@ class Drained:
 
     seq: int
     channel: str
-    control_id: str
+    reference: str  # MSH-10, or the FHIR MessageHeader.id
     status: str  # processed | rejected | failed
     outcome: Outcome | None = None
     problems: list[Problem] = field(default_factory=list)

@@ -254,13 +254,13 @@ class Intake:
     def drained(self, drained: Drained) -> None:
         """The inbox processed an accepted message: counted, logged and told like any event."""
         if drained.outcome is not None:
-            self._accepted(drained.outcome, drained.channel, control_id=drained.control_id)
+            self._accepted(drained.outcome, drained.channel, reference=drained.reference)
             return
         self.metrics.events.labels(drained.channel, "unknown", drained.status).inc()
         log.warning(
             "event_rejected_after_accept",
             channel=drained.channel,
-            control_id=drained.control_id,
+            reference=drained.reference,
             status=drained.status,
             problems=[f"{p.location}: {p.kind}" for p in drained.problems],
         )
