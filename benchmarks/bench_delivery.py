@@ -157,13 +157,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=200)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=10, help="of the latency run; 0 = drain only")
     args = parser.parse_args()
     print("Webhook delivery (Standard Webhooks signatures, verified by the subscriber)")
     with running_gateway(env={"GATEWAY_RETRY_SCHEDULE": "0.01"}) as gw:
         asyncio.run(drain(gw.base, args.messages, gw.auth))
-    with running_gateway() as gw:
-        asyncio.run(latency(gw.base, args.rate, args.seconds, gw.auth))
+    if args.seconds > 0:
+        with running_gateway() as gw:
+            asyncio.run(latency(gw.base, args.rate, args.seconds, gw.auth))
 
 
 if __name__ == "__main__":
