@@ -5,7 +5,11 @@
 2. Latency: events at a steady rate (three messages each, all subscribed), from the moment the
    intake answered (the messages are committed then) to the subscriber's receipt, p50/p95/p99.
 
-    python benchmarks/bench_delivery.py [--messages 3000] [--rate 200] [--seconds 10]
+    python benchmarks/bench_delivery.py [--messages 3000] [--rate 200] [--seconds 10] [--cold]
+
+The drain's messages were each attempted before (that is how they became dead), so their CMS
+signatures are in the deliverer's cache; --cold restarts the gateway first, so that the drain signs
+every message as a first delivery does.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import argparse
 import asyncio
 import statistics
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -80,23 +86,28 @@ async def post(session: aiohttp.ClientSession, base: str, body: bytes) -> list[s
     return [i["diagnostics"].rsplit(" ", 1)[1] for i in issues if " as message " in i["diagnostics"]]
 
 
-async def drain(base: str, messages: int, auth: dict[str, str]) -> None:
-    """All messages become due at once (redelivery of dead letters), so the figure is the
-    deliverer's own rate, not the retry schedule's."""
+@dataclass
+class Backlog:
+    """Messages that failed until they were dead, for a subscription whose subscriber was down."""
+
+    subscription_id: str
+    subscriber: Subscriber
+    port: int
+
+
+async def dead_letters(base: str, messages: int, auth: dict[str, str]) -> Backlog:
     port = free_port()
     people = person_numbers(messages // 2 + 1)
     async with aiohttp.ClientSession(headers=auth) as session:
         body = {"herIds": HERS, "mode": "push", "endpoint": f"http://127.0.0.1:{port}/hook"}
         async with session.post(base + "/subscriptions", data=orjson.dumps(body)) as resp:
             created = await resp.json()
-        sub = Subscriber(created["secret"])  # nobody listening yet: every message fails, then is dead
-        ids: list[str] = []
         sem = asyncio.Semaphore(8)
 
         async def one(n: int) -> None:
             event = builders.message("A01", builders.patient(people[n]), builders.encounter(f"D{n}"))
             async with sem:
-                ids.extend(await post(session, base, orjson.dumps(event)))
+                await post(session, base, orjson.dumps(event))
 
         await asyncio.gather(*(one(n) for n in range(messages // 2)))
         pending_url = f"{base}/subscriptions/{created['id']}/deliveries?status=pending"
@@ -105,16 +116,25 @@ async def drain(base: str, messages: int, auth: dict[str, str]) -> None:
                 if not (await resp.json())["deliveries"]:
                     break
             await asyncio.sleep(0.1)
-        runner = await start(sub, port)
+    # nobody was listening: every message failed, then was dead
+    return Backlog(created["id"], Subscriber(created["secret"]), port)
+
+
+async def drain(base: str, backlog: Backlog, auth: dict[str, str], label: str) -> None:
+    """All messages become due at once (redelivery of dead letters), so the figure is the
+    deliverer's own rate, not the retry schedule's."""
+    sub = backlog.subscriber
+    async with aiohttp.ClientSession(headers=auth) as session:
+        runner = await start(sub, backlog.port)
         t0 = time.perf_counter()
-        async with session.post(f"{base}/subscriptions/{created['id']}/redeliver") as resp:
+        async with session.post(f"{base}/subscriptions/{backlog.subscription_id}/redeliver") as resp:
             requeued = (await resp.json())["requeued"]
         while len(sub.arrived) < requeued:
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - t0
         await runner.cleanup()
     print(
-        f"  drain: {requeued} messages for {messages // 2} patients delivered and verified in "
+        f"  drain{label}: {requeued} messages for {requeued // 2} patients delivered and verified in "
         f"{elapsed:.2f} s = {requeued / elapsed:,.0f} deliveries/s"
     )
 
@@ -158,10 +178,21 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10, help="of the latency run; 0 = drain only")
+    parser.add_argument(
+        "--cold", action="store_true", help="restart the gateway before the drain: no signature cached"
+    )
     args = parser.parse_args()
     print("Webhook delivery (Standard Webhooks signatures, verified by the subscriber)")
-    with running_gateway(env={"GATEWAY_RETRY_SCHEDULE": "0.01"}) as gw:
-        asyncio.run(drain(gw.base, args.messages, gw.auth))
+    env = {"GATEWAY_RETRY_SCHEDULE": "0.01"}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        with running_gateway(env=env, data_dir=data_dir) as gw:
+            backlog = asyncio.run(dead_letters(gw.base, args.messages, gw.auth))
+            if not args.cold:  # the failed attempts left each message's CMS signature in the cache
+                asyncio.run(drain(gw.base, backlog, gw.auth, ""))
+        if args.cold:  # a new process: every message is signed again, as on its first delivery
+            with running_gateway(env=env, data_dir=data_dir) as gw:
+                asyncio.run(drain(gw.base, backlog, gw.auth, " (cold: no signature cached)"))
     if args.seconds > 0:
         with running_gateway() as gw:
             asyncio.run(latency(gw.base, args.rate, args.seconds, gw.auth))
