@@ -19,6 +19,7 @@ POLICIES: dict[tuple[str, str], str] = {
     ("POST", "/hl7v2"): EVENTS_POST,
     ("GET", "/hl7v2/outcome"): EVENTS_POST,  # a sender reads what became of its own messages
     ("GET", "/fhir/outcome/{message_id}"): EVENTS_POST,
+    ("GET", "/inbound"): ADMIN,  # every sender's events, by status: operators only
     ("GET", "/feed/{her_id}"): MESSAGES_READ,
     ("GET", "/messages/{message_id}"): MESSAGES_READ,
     ("GET", "/messages/{message_id}/page"): MESSAGES_READ,

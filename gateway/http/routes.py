@@ -114,6 +114,24 @@ async def hl7v2_outcome(request: web.Request) -> web.Response:
     )
 
 
+INBOUND_STATUSES = ("accepted", "processed", "rejected", "failed")
+
+
+async def inbound(request: web.Request) -> web.Response:
+    """For operators: inbound events by status, newest first; `accepted` is the inbox's backlog,
+    `rejected` and `failed` what processing refused after the sender had its ACK or 202."""
+    status = request.query.get("status")
+    if status is not None and status not in INBOUND_STATUSES:
+        return problem(400, "Bad status", f"status is one of {', '.join(INBOUND_STATUSES)}")
+    channel = request.query.get("channel")
+    try:
+        limit = min(max(int(request.query.get("limit", "100")), 1), MAX_FEED_PAGE)
+    except ValueError:
+        return problem(400, "Bad limit", "limit must be a whole number")
+    rows = await request.app[STORE].read(lambda r: r.inbound_list(status, channel, limit))
+    return web.json_response({"events": rows})
+
+
 def _feed_entry(row: OutboundRow) -> dict[str, object]:
     return {
         "cursor": row.seq,
@@ -282,6 +300,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/hl7v2", process_hl7v2)
     app.router.add_get("/hl7v2/outcome", hl7v2_outcome)
     app.router.add_get("/fhir/outcome/{message_id}", fhir_outcome)
+    app.router.add_get("/inbound", inbound)
     app.router.add_get("/feed/{her_id}", feed)
     app.router.add_get("/messages/{message_id}", message)
     app.router.add_get("/messages/{message_id}/page", message_page)

@@ -270,6 +270,24 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
+    def inbound_list(self, status: str | None, channel: str | None, limit: int) -> list[dict[str, Any]]:
+        """Inbound events by status and channel, newest first; never the body. For one that
+        processing refused after it was acknowledged, the answer processing gave (its texts name
+        fields and rules, never values)."""
+        rows = self.c.execute(
+            "SELECT message_id, channel, event_code, received_at, status, "
+            "CASE WHEN status IN ('rejected', 'failed') THEN outcome END FROM inbound "
+            "WHERE (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR channel = ?) "
+            "ORDER BY seq DESC LIMIT ?",
+            (status, status, channel, channel, limit),
+        )
+        keys = ("id", "channel", "event", "received", "status", "answer")
+        return [
+            dict(zip(keys, (*r[:5], r[5].decode("utf-8", "replace") if r[5] else None), strict=True))
+            for r in rows
+        ]
+
+
 class SqlReader(SqlTx):
     """Read-only queries for the HTTP side and the background tasks, on a connection of their own
     (SQLite: WAL, never blocks the writer; PostgreSQL: a read-only snapshot, no locks)."""

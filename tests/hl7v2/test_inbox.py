@@ -42,7 +42,7 @@ async def test_an_original_mode_sender_can_be_answered_at_storage(tmp_path: Path
         assert "Nordmann" not in outcome["acknowledgement"]
 
 
-async def test_content_only_processing_finds_is_reported_in_the_outcome(gateway: Client) -> None:
+async def test_content_only_processing_finds_is_reported_in_the_outcome_and_to_operators(gateway: Client) -> None:
     """The accept acknowledgement checks what takes microseconds; a message that fails the full
     mapping after it was stored is rejected there, named by field, and produces nothing."""
     mllp = await Mllp.connect(gateway)
@@ -56,6 +56,15 @@ async def test_content_only_processing_finds_is_reported_in_the_outcome(gateway:
     ack = parse_ack(outcome["acknowledgement"].encode())
     assert ack["MSA"][1:3] == ["AE", "C1"] and ack["ERR"][2] == "PV1^1^19"
     assert await gateway.feed(NURSING) == []
+    # operators see it too, with the answer and without the message
+    status, listed = await gateway.get_json("/inbound?status=rejected")
+    assert status == 200 and [e["channel"] for e in listed["events"]] == ["hl7v2-mllp"]
+    assert "PV1^1^19" in listed["events"][0]["answer"] and "Nordmann" not in str(listed)
+    status, _ = await gateway.get_json("/inbound?status=lost")
+    assert status == 400
+    hospital = auth_headers(gateway.settings, client_id="h", scopes=[EVENTS_POST], her_ids=["8000001"])
+    async with gateway.session.get(gateway.base + "/inbound", headers=hospital) as resp:
+        assert resp.status == 403  # every sender's events: operators only
 
 
 async def test_the_same_control_id_stored_twice_is_processed_once(gateway: Client) -> None:
