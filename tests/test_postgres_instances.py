@@ -5,7 +5,7 @@ connections, exactly as two processes would."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import asyncpg
 import pytest
@@ -155,6 +155,42 @@ async def test_the_same_message_id_at_two_instances_at_once_is_taken_once(
     answers = await asyncio.gather(*(store.write(take) for store in list(two_instances) * 4))
     assert sorted(answers) == ["accepted"] + ["duplicate"] * 7
     assert await two_instances[0].read(lambda r: r.inbound_count()) == 1
+
+
+async def test_two_instances_inboxes_take_different_accepted_events(
+    two_instances: tuple[PgStore, PgStore],
+) -> None:
+    """An event acknowledged at storage is processed by one instance: while one holds the oldest
+    in its processing unit, the other takes the next one at once, not the same one after it."""
+    first, second = two_instances
+    for n in range(3):
+        await first.write(
+            lambda tx, n=n: tx.insert_inbound(f"acc-{n}", "hl7v2-mllp", "A01", NOW, "h", b"b", "accepted")
+        )
+    claimed = asyncio.Event()
+
+    def process(hold: float) -> Callable[[Tx], int | None]:
+        def unit(tx: Tx) -> int | None:
+            row = tx.next_accepted()
+            if row is None:
+                return None
+            claimed.set()
+            tx.c.execute("SELECT pg_sleep(?)", (hold,))  # type: ignore[attr-defined]
+            tx.finish_accepted(row.seq, "processed", b"AA")
+            return row.seq
+
+        return unit
+
+    slow = asyncio.create_task(first.write(process(2.0)))
+    await claimed.wait()
+    fast = asyncio.create_task(second.write(process(0)))
+    done, _ = await asyncio.wait({slow, fast}, return_when=asyncio.FIRST_COMPLETED)
+    assert done == {fast}  # it did not wait for the row the other instance holds
+    taken = [fast.result(), await slow]
+    assert None not in taken and len(set(taken)) == 2
+    rest = await first.write(process(0))
+    assert rest is not None and rest not in taken
+    assert await first.write(process(0)) is None
 
 
 async def test_claims_are_exclusive_and_a_dead_instances_lease_runs_out(

@@ -42,7 +42,7 @@ async def test_an_original_mode_sender_can_be_answered_at_storage(tmp_path: Path
         assert "Nordmann" not in outcome["acknowledgement"]
 
 
-async def test_content_only_processing_finds_is_reported_in_the_outcome_and_to_operators(gateway: Client) -> None:
+async def test_what_only_processing_finds_is_in_the_outcome_and_shown_to_operators(gateway: Client) -> None:
     """The accept acknowledgement checks what takes microseconds; a message that fails the full
     mapping after it was stored is rejected there, named by field, and produces nothing."""
     mllp = await Mllp.connect(gateway)
