@@ -53,6 +53,22 @@ class Gateway:
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
 
+    def inbox(self) -> int:
+        """Events acknowledged at storage and not processed yet (the `gateway_inbox` metric)."""
+        request = urllib.request.Request(self.base + "/metrics", headers=self.auth)
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("gateway_inbox "):
+                    return int(float(line.split()[1]))
+        raise RuntimeError("no gateway_inbox in /metrics")
+
+    def wait_inbox_empty(self) -> float:
+        """Seconds until every event acknowledged at storage is processed."""
+        start = time.perf_counter()
+        while self.inbox():
+            time.sleep(0.05)
+        return time.perf_counter() - start
+
 
 def dev_auth(data_dir: Path) -> dict[str, str]:
     from gateway.auth.tokens import dev_token

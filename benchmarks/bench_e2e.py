@@ -9,7 +9,7 @@ as FHIR JSON and one as KITH XML (rendered and validated against the official sc
 medication list has no KITH form and is not sent to the second).
 
 Phases:
-1. floors, in the same run: framing + durable write + ACK (a minimal MLLP server, same SQLite
+1. floors, in the same run: framing + durable write + ACK (bench_mllp.py's minimal MLLP server, same SQLite
    settings), and XML parse + serialise + XSD validation of an official PLO example;
 2. throughput: `--stays` stays over `--lanes` lanes (each lane one MLLP and one HTTP
    connection, one event in flight), until the subscriber has every message;
@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +42,7 @@ from adapters.hl7v2.framing import frame, read_frame
 from benchmarks._http_load import _read_response, post_request
 from benchmarks._server import Gateway, free_port, running_gateway
 from benchmarks.bench_delivery import person_numbers
+from benchmarks.bench_mllp import floor
 from gateway.replay.runner import hl7_stored
 from tests import builders
 from tests.hl7_builders import adt
@@ -405,85 +403,11 @@ async def at_rate(
 # ---------------------------------------------------------------- floors
 
 
-def _floor_server(port: int, db: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
-    """Framing, one durable INSERT per message (group commit, WAL, synchronous=FULL), an ACK."""
-
-    async def main() -> None:
-        conn = sqlite3.connect(db, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, body BLOB)")
-        pending: list[tuple[bytes, asyncio.Future[None]]] = []
-        wake = asyncio.Event()
-
-        async def committer() -> None:
-            while True:
-                await wake.wait()
-                wake.clear()
-                batch, pending[:] = pending[:], []
-                conn.execute("BEGIN")
-                conn.executemany("INSERT INTO journal (body) VALUES (?)", [(b,) for b, _ in batch])
-                conn.execute("COMMIT")
-                for _, fut in batch:
-                    fut.set_result(None)
-
-        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            while (msg := await read_frame(reader, 1 << 22)) is not None:
-                fut = asyncio.get_running_loop().create_future()
-                pending.append((msg, fut))
-                wake.set()
-                await fut
-                control = msg.split(b"\r", 1)[0].split(b"|")[9]
-                writer.write(
-                    frame(
-                        b"MSH|^~\\&|GW|GW|||20261124||ACK|" + control + b"|P|2.5\rMSA|AA|" + control + b"\r"
-                    )
-                )
-                await writer.drain()
-            writer.close()
-
-        commits = asyncio.create_task(committer())
-        await asyncio.start_server(serve, "127.0.0.1", port, limit=1 << 22)
-        ready.set()
-        await commits
-
-    asyncio.run(main())
-
-
-async def drive_mllp(port: int, frames: list[bytes], connections: int) -> tuple[float, list[float]]:
-    queue = list(reversed(frames))
-    lat: list[float] = []
-
-    async def conn() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
-        while queue:
-            data = queue.pop()
-            t0 = time.perf_counter()
-            writer.write(data)
-            await read_frame(reader, 1 << 20)
-            lat.append(time.perf_counter() - t0)
-        writer.close()
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(conn() for _ in range(connections)))
-    return time.perf_counter() - t0, lat
-
-
 def floor_mllp(messages: int) -> float:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        ready = multiprocessing.Event()
-        proc = multiprocessing.Process(
-            target=_floor_server, args=(port, f"{tmp}/floor.sqlite", ready), daemon=True
-        )
-        proc.start()
-        ready.wait(10)
-        frames = [frame(adt("A01", f"F{n}", visit=f"F{n}").encode()) for n in range(messages)]
-        elapsed, lat = asyncio.run(drive_mllp(port, frames, 8))
-        proc.kill()
-        proc.join()
-    rate = FLOORS["mllp"] = messages / elapsed
-    print(f"  floor, framing + durable write + ACK (8 connections): {rate:,.0f} messages/s, {q(lat)}")
+    """bench_mllp.py's floor (framing, one durable INSERT per message with group commit, an ACK),
+    over 8 connections."""
+    rate, _ = floor(messages, (8,))[0]
+    FLOORS["mllp"] = rate
     return rate
 
 

@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._http_load import post_request, run
 from benchmarks._server import Gateway, running_gateway
-from benchmarks.bench_mllp import drain
 from tests import builders
 
 
@@ -61,12 +60,12 @@ def main() -> None:
     env = {"GATEWAY_VALIDATION_WORKERS": str(args.validation_workers)}
     with running_gateway(env=env) as gw:
         drive(gw, a01_requests(gw, 300, "warm", args.respond_async), args.connections, expected)
-        drain(gw)
+        gw.wait_inbox_empty()
         requests = a01_requests(gw, args.events, "B", args.respond_async)
         cpu0, client0 = gw.cpu(), time.process_time()
         elapsed, lat = drive(gw, requests, args.connections, expected)
         server_cpu, client_cpu = gw.cpu() - cpu0, time.process_time() - client0
-        waited = drain(gw)
+        waited = gw.wait_inbox_empty()
     q = statistics.quantiles(lat, n=100)
     print(
         f"FHIR A01 intake: {args.events} events over {args.connections} connections, "

@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.hl7v2.framing import FrameDecoder, frame
-from benchmarks._server import Gateway, dev_auth, free_port, running_gateway
+from benchmarks._server import Gateway, free_port, running_gateway
 from tests.hl7_builders import adt
 
 EXPECTED = {"accept": b"CA", "original": b"AA"}
@@ -154,23 +153,6 @@ async def paced(port: int, messages: list[tuple[bytes, bytes]], rate: float, mod
     return latencies
 
 
-def inbox_backlog(gw: Gateway) -> int:
-    request = urllib.request.Request(gw.base + "/metrics", headers=dev_auth(gw.data_dir))
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        for line in resp.read().decode().splitlines():
-            if line.startswith("gateway_inbox "):
-                return int(float(line.split()[1]))
-    raise RuntimeError("no gateway_inbox in /metrics")
-
-
-def drain(gw: Gateway) -> float:
-    """Seconds until the inbox is empty."""
-    start = time.perf_counter()
-    while inbox_backlog(gw):
-        time.sleep(0.05)
-    return time.perf_counter() - start
-
-
 def _q(latencies: list[float]) -> str:
     q = statistics.quantiles(latencies, n=100)
     return f"p50 {q[49] * 1000:.2f} ms, p99 {q[98] * 1000:.2f} ms"
@@ -185,7 +167,7 @@ def run(gw: Gateway, mode: str, messages: int, connections: int, prefix: str) ->
         f"ACK latency {_q(lat)}, gateway CPU {(gw.cpu() - cpu0) / messages * 1000:.2f} s per 1,000"
     )
     if mode == "accept":
-        waited = drain(gw)
+        waited = gw.wait_inbox_empty()
         overall = messages / (elapsed + waited)
         line += f"; all processed {waited:.1f} s after the last ACK ({overall:,.0f} messages/s overall)"
     print(line, flush=True)
@@ -197,7 +179,7 @@ def run_paced(gw: Gateway, mode: str, rate: float, seconds: float, prefix: str) 
     label = f"at {rate:,.0f} messages/s for {seconds:g} s (8 connections)"
     print(f"  {mode:8} {label}: ACK latency {_q(lat)}", flush=True)
     if mode == "accept":
-        drain(gw)
+        gw.wait_inbox_empty()
 
 
 # ---------------------------------------------------------------- the floor
@@ -246,8 +228,11 @@ def _floor_server(port: int, db: str, ready: Any) -> None:
     asyncio.run(main())
 
 
-def floor(messages: int) -> None:
+def floor(messages: int, connections: tuple[int, ...] = (1, 8)) -> list[tuple[float, list[float]]]:
+    """The floor's ACKed messages/s and ACK latencies on each number of connections, printed; also
+    the floor bench_e2e.py puts its intake beside."""
     port = free_port()
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         ready = multiprocessing.Event()
         args = (port, f"{tmp}/floor.sqlite", ready)
@@ -255,17 +240,19 @@ def floor(messages: int) -> None:
         proc.start()
         ready.wait(10)
         try:
-            for connections in (1, 8):
+            for count in connections:
                 batch = _messages("F", messages, "accept")
-                elapsed, lat = asyncio.run(flood(port, batch, connections, "accept"))
+                elapsed, lat = asyncio.run(flood(port, batch, count, "accept"))
                 print(
-                    f"  floor    {connections} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
+                    f"  floor    {count} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
                     f"ACK latency {_q(lat)}",
                     flush=True,
                 )
+                results.append((messages / elapsed, lat))
         finally:
             proc.kill()
             proc.join()
+    return results
 
 
 def main() -> None:

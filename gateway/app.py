@@ -129,7 +129,7 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     if settings.hl7_original_ack not in ("processed", "stored"):
         raise ConfigError("setting 'hl7_original_ack': must be 'processed' or 'stored'")
     inbox = Inbox(store, pipeline, settings.inbox_max_backlog)
-    intake = Intake(store, pipeline, clock, validator, inbox, settings.hl7_original_ack == "stored")
+    intake = Intake(store, pipeline, clock, inbox, validator, settings.hl7_original_ack == "stored")
     inbox.on_drained = intake.drained
     kith.metrics = intake.metrics  # KITH documents count as events in, channel "kith"
     return Parts(settings, store, directory, pipeline, intake, clock, validator, kith, schemas, renderer)
@@ -271,7 +271,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         app[WATCHER] = watcher
         watching = asyncio.create_task(watcher.run(), name="deadline-watcher")
         inbox = parts.intake.inbox
-        assert inbox is not None
         draining = asyncio.create_task(inbox.run(), name="inbox")
         yield
         mllp.close()  # no new messages while the rest stops

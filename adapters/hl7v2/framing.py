@@ -78,8 +78,8 @@ class FrameDecoder:
                 start = buf.find(START, pos)
                 stop = start if start >= 0 else len(buf)
                 if stop > pos:
-                    noise = bytes(buf[pos:stop])
-                    self._skipped += len(noise) - noise.count(b"\r") - noise.count(b"\n")
+                    line_breaks = buf.count(b"\r", pos, stop) + buf.count(b"\n", pos, stop)
+                    self._skipped += stop - pos - line_breaks
                     if self._skipped > self._max:
                         raise FrameError("no start block within the size limit")
                 if start < 0:

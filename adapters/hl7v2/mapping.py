@@ -145,9 +145,8 @@ class _Mapper:
 
     def patient(self) -> Resource:
         m = self.m
-        pid = m.segment("PID")
+        pid = self.pid()
         if pid is None:
-            self.problem("PID", "required", "the PID segment is required")
             return {"resourceType": "Patient"}
         patient: Resource = {"resourceType": "Patient"}
         identifiers = self.patient_identifiers(pid)
@@ -182,6 +181,12 @@ class _Mapper:
         if prior := self.prior_ids():
             patient["link"] = [{"other": {"identifier": p}, "type": "replaces"} for p in prior]
         return patient
+
+    def pid(self) -> list[str] | None:
+        pid = self.m.segment("PID")
+        if pid is None:
+            self.problem("PID", "required", "the PID segment is required")
+        return pid
 
     def patient_identifiers(self, pid: list[str]) -> list[Resource]:
         """PID-3, with a valid Norwegian person number required (unless mapping the corpus)."""
@@ -337,10 +342,7 @@ def accept_check(msg: Message) -> str:
     number in PID-3. Returns the event code; InputRejected names what is wrong."""
     code = event_code(msg)
     mp = _Mapper(msg)
-    pid = msg.segment("PID")
-    if pid is None:
-        mp.problem("PID", "required", "the PID segment is required")
-    else:
+    if (pid := mp.pid()) is not None:
         mp.patient_identifiers(pid)
     if mp.problems:
         raise InputRejected(mp.problems)

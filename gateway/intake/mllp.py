@@ -71,7 +71,6 @@ class _Connection(asyncio.Protocol):
         self.peer = Peer("")
         self.waiting = False  # a message's answer is pending
         self.in_handler = False  # inside the handler call (an answer given at once needs no _next)
-        self.paused = False  # reading stopped: frames queued, or the peer is not reading its ACKs
         self.write_blocked = False
         self.counted = False
         self.ended = False  # the peer sent its end of stream
@@ -168,12 +167,8 @@ class _Connection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         should_pause = self.write_blocked or len(self.frames) >= QUEUED_FRAMES
-        if should_pause and not self.paused:
-            self.transport.pause_reading()
-            self.paused = True
-        elif not should_pause and self.paused:
-            self.paused = False
-            self.transport.resume_reading()
+        if should_pause == self.transport.is_reading():
+            (self.transport.pause_reading if should_pause else self.transport.resume_reading)()
 
     def _framing_error(self, exc: FrameError) -> None:
         log.warning("mllp_framing_error", reason=str(exc))

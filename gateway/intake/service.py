@@ -65,8 +65,8 @@ class Intake:
         store: Store,
         pipeline: Pipeline,
         clock: Clock,
+        inbox: Inbox,
         validator: ValidatorPool | None = None,
-        inbox: Inbox | None = None,
         ack_at_storage: bool = False,
     ) -> None:
         self.store = store
@@ -75,7 +75,7 @@ class Intake:
         # Model validation is the one costly CPU step of intake; a worker process runs it on the
         # second core while this loop serves sockets and the store commits.
         self.validator = validator
-        self.inbox = inbox  # None: every HL7 v2 message is processed before its ACK
+        self.inbox = inbox  # events answered once stored wait there to be processed
         self.ack_at_storage = ack_at_storage  # original mode too is answered once stored
         # told of each committed event that produced messages: wakes the deliverer, long-polls
         self.after_commit: Callable[[Outcome], None] = lambda outcome: None
@@ -117,7 +117,7 @@ class Intake:
         except WorkerUnavailable:
             return self._transient("validator_unavailable", request_id, event_code, now)
         received = Received("fhir", body, now)
-        if respond_async and not xml and self.inbox is not None:  # XML: answered in full, as allowed
+        if respond_async and not xml:  # XML: answered in full, as the Prefer header allows
             return await self._fhir_later(event.message_id, event.event_code, received)
         try:
             outcome = await self.store.write(
@@ -126,21 +126,19 @@ class Intake:
         except StoreUnavailable:
             return self._transient("store_unavailable", request_id, event_code, now)
         self._accepted(outcome, "fhir")
-        reply = Reply(200, outcome.response or b"", outcome)
-        return Reply(_fhir_status(reply), reply.body, outcome)
+        return _fhir_reply(Reply(200, outcome.response or b"", outcome))
 
     async def _fhir_later(self, message_id: str, event_code: str, received: Received) -> Reply:
-        assert self.inbox is not None
         unit = self.pipeline.accept(message_id, event_code, received, accepted_for_later(message_id))
         answer: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        refused = self._not_stored_fhir(message_id, event_code)
-        # backpressure: while the inbox is full the caller waits for its answer
-        await self._accept_when_room(unit, "fhir", message_id, answer.set_result, refused)
-        reply = await answer
-        return Reply(_fhir_status(reply), reply.body, reply.outcome)
-
-    def _not_stored_fhir(self, message_id: str, event_code: str) -> Callable[[], Reply]:
-        return lambda: self._transient("store_unavailable", message_id, event_code, iso(self.clock.now()))
+        self._accept(
+            unit,
+            "fhir",
+            message_id,
+            answer.set_result,
+            lambda: self._transient("store_unavailable", message_id, event_code, iso(self.clock.now())),
+        )
+        return _fhir_reply(await answer)
 
     def hl7v2(self, raw: bytes, channel: str, may_send: MaySend | None, reply: Answer) -> None:
         """An HL7 v2 message in; `reply` is called once with its ACK (Reply.body; empty when
@@ -160,7 +158,7 @@ class Intake:
             reply(self._hl7_rejected(Header(Separators()), exc.problems, channel))
             return
         header = Header.of(msg)
-        if self.inbox is None or not (header.accept_ack or self.ack_at_storage):
+        if not (header.accept_ack or self.ack_at_storage):
             _reply_when_done(self._hl7_processed(msg, header, raw, channel, now, may_send), header, reply)
             return
         try:
@@ -176,12 +174,9 @@ class Intake:
             Received(channel, raw, now),
             build_ack(header, "AA", control_id=ack_control_id()) or b"",
         )
-        refused = self._not_stored_hl7(header, channel)
-        if self.inbox.full:  # backpressure: wait for room, which holds the sender's connection
-            waiting = self._accept_when_room(unit, channel, header.control_id, reply, refused)
-            _reply_when_done(waiting, header, reply)
-            return
-        self._accept(unit, channel, header.control_id, reply, refused)
+        self._accept(
+            unit, channel, header.control_id, reply, lambda: self._hl7_rejected(header, [NOT_STORED], channel)
+        )
 
     async def hl7v2_message(self, raw: bytes, channel: str, may_send: MaySend | None = None) -> Reply:
         answer: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
@@ -196,11 +191,10 @@ class Intake:
         reply: Answer,
         refused: Callable[[], Reply],
     ) -> None:
-        """Store an event to be processed by the inbox; `reply` gets 200 with the stored answer
-        once it is committed (the first one's again for a duplicate), or `refused()`."""
-        assert self.inbox is not None
+        """Store an event for the inbox to process; `reply` gets 200 with the stored answer once
+        it is committed (the first one's again for a duplicate), or `refused()`. While the inbox
+        is full the store waits for room, and so does the caller (backpressure)."""
         inbox = self.inbox
-        inbox.accept_started()
 
         def committed(done: asyncio.Future[Outcome]) -> None:
             error = None if done.cancelled() else done.exception()
@@ -215,22 +209,14 @@ class Intake:
             self.metrics.events.labels(channel, outcome.event_code, result).inc()
             reply(Reply(200, outcome.response or b"", outcome))
 
-        self.store.submit(unit).add_done_callback(committed)
+        def store(_: object = None) -> None:
+            inbox.accept_started()
+            self.store.submit(unit).add_done_callback(committed)
 
-    async def _accept_when_room(
-        self,
-        unit: Callable[[Tx], Outcome],
-        channel: str,
-        reference: str,
-        reply: Answer,
-        refused: Callable[[], Reply],
-    ) -> None:
-        assert self.inbox is not None
-        await self.inbox.room()
-        self._accept(unit, channel, reference, reply, refused)
-
-    def _not_stored_hl7(self, header: Header, channel: str) -> Callable[[], Reply]:
-        return lambda: self._hl7_rejected(header, [NOT_STORED], channel)
+        if inbox.full:  # after the wait, stored whatever came of it: a closing store refuses it
+            asyncio.ensure_future(inbox.room()).add_done_callback(store)
+            return
+        store()
 
     async def _hl7_processed(
         self, msg: Message, header: Header, raw: bytes, channel: str, now: str, may_send: MaySend | None
@@ -325,25 +311,25 @@ class Intake:
         )
 
 
-def _reply_when_done(work: Coroutine[Any, Any, Reply | None], header: Header, reply: Answer) -> None:
-    """Run `work` as a task; its Reply (if it returns one) goes to `reply`. A failure we did not
-    foresee still answers, AR, so the sender's connection is never left waiting."""
+def _reply_when_done(work: Coroutine[Any, Any, Reply], header: Header, reply: Answer) -> None:
+    """Run `work` as a task; its Reply goes to `reply`. A failure we did not foresee still
+    answers, AR, so the sender's connection is never left waiting."""
 
-    def done(task: asyncio.Task[Reply | None]) -> None:
+    def done(task: asyncio.Task[Reply]) -> None:
         if task.cancelled() or task.exception() is not None:
             error = "cancelled" if task.cancelled() else type(task.exception()).__name__
             log.error("hl7_intake_failed", error=error)
             ack, status = rejection(header, [NOT_STORED])
             reply(Reply(status, ack))
-        elif (result := task.result()) is not None:
-            reply(result)
+        else:
+            reply(task.result())
 
     asyncio.ensure_future(work).add_done_callback(done)
 
 
-def _fhir_status(reply: Reply) -> int:
-    """200 for a response Bundle; 202 when the stored answer says the event waits to be processed
-    (a duplicate of one sent with `Prefer: respond-async` gets that answer again)."""
+def _fhir_reply(reply: Reply) -> Reply:
+    """202 instead of 200 when the stored answer says the event waits to be processed (a duplicate
+    of one sent with `Prefer: respond-async` gets that answer again); a response Bundle is 200."""
     if reply.status == 200 and reply.body.startswith(b'{"resourceType":"OperationOutcome"'):
-        return 202
-    return reply.status
+        return Reply(202, reply.body, reply.outcome)
+    return reply

@@ -259,34 +259,6 @@ class SqlTx(DeliverySql, RenderedSql, AuditSql, ComplianceSql):
         self.c.execute("DELETE FROM directory")
         self.c.executemany("INSERT INTO directory (kind, key, body) VALUES (?, ?, ?)", entries)
 
-    def kith_inbound(self, status: str | None, limit: int) -> list[dict[str, Any]]:
-        """Inbound KITH documents (AppRec, Dialogmelding) by outcome, newest first; never the body."""
-        rows = self.c.execute(
-            "SELECT message_id, event_code, received_at, status FROM inbound WHERE channel = 'kith' "
-            "AND (CAST(? AS TEXT) IS NULL OR status = ?) ORDER BY seq DESC LIMIT ?",
-            (status, status, limit),
-        )
-        keys = ("id", "messageType", "received", "status")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
-    def inbound_list(self, status: str | None, channel: str | None, limit: int) -> list[dict[str, Any]]:
-        """Inbound events by status and channel, newest first; never the body. For one that
-        processing refused after it was acknowledged, the answer processing gave (its texts name
-        fields and rules, never values)."""
-        rows = self.c.execute(
-            "SELECT message_id, channel, event_code, received_at, status, "
-            "CASE WHEN status IN ('rejected', 'failed') THEN outcome END FROM inbound "
-            "WHERE (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR channel = ?) "
-            "ORDER BY seq DESC LIMIT ?",
-            (status, status, channel, channel, limit),
-        )
-        keys = ("id", "channel", "event", "received", "status", "answer")
-        return [
-            dict(zip(keys, (*r[:5], r[5].decode("utf-8", "replace") if r[5] else None), strict=True))
-            for r in rows
-        ]
-
 
 class SqlReader(SqlTx):
     """Read-only queries for the HTTP side and the background tasks, on a connection of their own
@@ -318,6 +290,30 @@ class SqlReader(SqlTx):
     def accepted_count(self) -> int:
         """Messages acknowledged at storage and still waiting to be processed."""
         return int(self.c.execute("SELECT count(*) FROM inbound WHERE status = 'accepted'").fetchone()[0])
+
+    def inbound_list(self, status: str | None, channel: str | None, limit: int) -> list[dict[str, Any]]:
+        """Inbound events by status and channel, newest first; never the body. For one that
+        processing refused after it was acknowledged, the answer processing gave (its texts name
+        fields and rules, never values)."""
+        rows = self.c.execute(
+            "SELECT message_id, channel, event_code, received_at, status, "
+            "CASE WHEN status IN ('rejected', 'failed') THEN outcome END FROM inbound "
+            "WHERE (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR channel = ?) "
+            "ORDER BY seq DESC LIMIT ?",
+            (status, status, channel, channel, limit),
+        )
+        keys = ("id", "channel", "event", "received", "status", "answer")
+        return [
+            dict(zip(keys, (*r[:5], r[5].decode("utf-8", "replace") if r[5] else None), strict=True))
+            for r in rows
+        ]
+
+    def kith_inbound(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Inbound KITH documents (AppRec, Dialogmelding) by outcome, newest first; never the body."""
+        return [
+            {"id": e["id"], "messageType": e["event"], "received": e["received"], "status": e["status"]}
+            for e in self.inbound_list(status, "kith", limit)
+        ]
 
     def inbound_outcome(
         self, message_id: str, with_body: bool = False
