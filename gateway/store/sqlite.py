@@ -81,11 +81,12 @@ def _split_sql(sql: str) -> list[str]:
 class SqliteStore:
     """Store backed by one SQLite file.
 
-    Units of work and their COMMIT run on the event loop thread, one batch at a time; units
-    that arrive while a batch runs form the next one, so one fsync acknowledges many events
-    (group commit). COMMIT was first run on a helper thread: measured, it took five times
-    longer there (the thread waits for the GIL after fsync while the loop is busy) than the
-    loop is blocked by running it inline (docs/PERFORMANCE.md).
+    Units of work run on the event loop thread, one batch at a time; units that arrive while a
+    batch commits form the next one, so one fsync acknowledges many events (group commit). The
+    COMMIT, which is mostly the fsync of the WAL, runs on a writer thread of its own: SQLite
+    releases the GIL while it waits for the disk, so the loop keeps serving sockets and the next
+    batch gathers meanwhile. Measured under the FHIR respond-async flood, COMMIT on the loop
+    blocked it for two thirds of its wall time (docs/PERFORMANCE.md).
     """
 
     def __init__(self, path: Path, cipher: Cipher | None = None) -> None:
@@ -97,6 +98,8 @@ class SqliteStore:
         self._wake: asyncio.Event | None = None
         self._batcher: asyncio.Task[None] | None = None
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-read")
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-commit")
+        self._stopping = False
         self._local = threading.local()
 
     async def start(self) -> None:
@@ -109,23 +112,26 @@ class SqliteStore:
         if released:
             log.info("delivery_claims_released", deliveries=released)
         self._wake = asyncio.Event()
+        self._stopping = False
         self._batcher = asyncio.create_task(self._run_batches(), name="sqlite-batcher")
 
     async def close(self) -> None:
-        if self._batcher is not None:
+        if self._batcher is not None and self._wake is not None:
             deadline = asyncio.get_running_loop().time() + CLOSE_SECONDS
             while self._pending and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.01)
             for _, future in self._pending:  # never leave a caller waiting forever
                 _settle(future, None, StoreUnavailable("store closed"))
             self._pending = []
-            self._batcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._batcher
+            # not cancelled: a batch that is committing finishes, so the connection is idle when closed
+            self._stopping = True
+            self._wake.set()
+            await self._batcher
             self._batcher = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._committer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
 
     async def write(self, unit: Callable[[SqlTx], T]) -> T:
@@ -133,7 +139,7 @@ class SqliteStore:
 
     def submit(self, unit: Callable[[SqlTx], T]) -> asyncio.Future[T]:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        if self._batcher is None or self._wake is None:
+        if self._batcher is None or self._wake is None or self._stopping:
             future.set_exception(StoreUnavailable("store is not running"))
             return future
         self._pending.append((unit, future))
@@ -155,7 +161,9 @@ class SqliteStore:
 
     async def _run_batches(self) -> None:
         assert self._wake is not None and self._conn is not None and self._tx is not None
-        while True:
+        loop = asyncio.get_running_loop()
+        conn = self._conn
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
@@ -164,13 +172,13 @@ class SqliteStore:
             if not batch:
                 continue
             try:
-                outcomes = self._run_units(self._conn, self._tx, batch)
-                self._conn.execute("COMMIT")
+                outcomes = self._run_units(conn, self._tx, batch)
+                await loop.run_in_executor(self._committer, conn.execute, "COMMIT")
             except Exception as exc:  # the batcher must outlive any batch: fail these, keep serving
                 log.error("store_batch_failed", error=type(exc).__name__, units=len(batch))
-                if self._conn.in_transaction:
+                if conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
-                        self._conn.execute("ROLLBACK")
+                        conn.execute("ROLLBACK")
                 failure = StoreUnavailable(f"commit failed: {type(exc).__name__}")
                 outcomes = [(future, None, failure) for _, future in batch]
             for future, result, error in outcomes:
