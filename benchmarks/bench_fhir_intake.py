@@ -4,8 +4,9 @@
     python benchmarks/bench_fhir_intake.py [--events 5000] [--connections 8] [--validation-workers 1]
                                            [--respond-async]
 
-With --respond-async every request carries `Prefer: respond-async`: each event is validated in full
-and stored before its 202, and processed by the inbox after; the run also says how long that took.
+With --respond-async every request carries `Prefer: respond-async`: each event's contract and sender
+are checked and it is stored before its 202; the inbox validates it against the models and
+processes it after; the run also says how long that took.
 """
 
 from __future__ import annotations

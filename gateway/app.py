@@ -128,7 +128,7 @@ async def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
     kith = KithIntake(store, clock, schemas, pipeline.pseudonym, settings.max_body_bytes)
     if settings.hl7_original_ack not in ("processed", "stored"):
         raise ConfigError("setting 'hl7_original_ack': must be 'processed' or 'stored'")
-    inbox = Inbox(store, pipeline, settings.inbox_max_backlog)
+    inbox = Inbox(store, pipeline, settings.inbox_max_backlog, validator)
     intake = Intake(store, pipeline, clock, inbox, validator, settings.hl7_original_ack == "stored")
     inbox.on_drained = intake.drained
     kith.metrics = intake.metrics  # KITH documents count as events in, channel "kith"

@@ -1,16 +1,19 @@
-"""FHIR intake with `Prefer: respond-async`: validated in full and stored before 202, processed by
-the inbox after, the response Bundle at the Content-Location for the sender alone."""
+"""FHIR intake with `Prefer: respond-async`: the contract and the sender's rights checked and the
+event stored before 202; the models, processing and the response Bundle after, in the inbox, at
+the Content-Location for the sender alone."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from gateway.auth.scopes import EVENTS_POST
 from tests import builders as b
-from tests.conftest import Client, auth_headers, header, issues
+from tests.conftest import Client, auth_headers, header, issues, running, settings_for
 
 NURSING = "8100011"
 ASYNC = {"Content-Type": "application/fhir+json", "Prefer": "respond-async"}
@@ -78,3 +81,37 @@ async def test_the_response_is_only_for_the_sender(gateway: Client) -> None:
     own = auth_headers(gateway.settings, client_id="own", scopes=[EVENTS_POST], her_ids=[b.HOSPITAL_HER])
     assert (await outcome(gateway, location, **own))[0] == 200
     assert (await outcome(gateway, "/fhir/outcome/no-such-message", **own))[0] == 404
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["models-in-process", "models-in-worker"])
+async def test_what_only_the_models_see_is_refused_at_the_outcome_as_it_is_at_once(
+    tmp_path: Path, workers: int
+) -> None:
+    async with running(settings_for(tmp_path, validation_workers=workers)) as gw:
+        patient = b.patient()
+        patient["birthDate"] = "the fifth of May"  # no contract rule reads it; the R4B model does
+        event = b.message("A01", patient, b.encounter("ASYNC-5"))
+        status, headers, _ = await post_async(gw, event)
+        assert status == 202
+        code, response = await outcome(gw, headers["Content-Location"])
+        assert code == 422
+        assert header(response)["response"]["code"] == "fatal-error"
+        assert "fifth" not in orjson.dumps(response).decode()
+        # the same problems as the sender gets when it waits for the answer
+        again = b.message("A01", patient, b.encounter("ASYNC-6"))
+        sync_status, sync_body = await gw.post_event(again)
+        assert sync_status == 422
+        assert issues(response) == issues(sync_body)
+        assert [i["expression"] for i in issues(response)] == [["Bundle.entry[2].resource.birthDate"]]
+        assert await gw.feed(NURSING) == []
+        _, listed = await gw.get_json("/inbound?status=rejected&channel=fhir")
+        assert [e["id"] for e in listed["events"]] == [header(event)["id"]]
+
+
+async def test_a_bundle_too_broken_to_read_is_refused_at_once_by_the_models(gateway: Client) -> None:
+    event = b.message("A01", b.patient(), b.encounter("ASYNC-7"))
+    header(event)["eventCoding"] = [header(event)["eventCoding"]]  # a list where one Coding goes
+    status, headers, body = await post_async(gateway, event)
+    assert status == 422 and "Content-Location" not in headers
+    assert issues(body)[0]["expression"] == ["Bundle.entry[0].resource.eventCoding.root"]
+    assert (await gateway.get_json("/inbound?channel=fhir"))[1]["events"] == []

@@ -65,12 +65,16 @@ async def process_message(request: web.Request) -> web.Response:
     return response
 
 
+OUTCOME_STATUS = {"rejected": 422, "failed": 500}  # else processed: 200
+
+
 async def fhir_outcome(request: web.Request) -> web.Response:
     """The response Bundle of a FHIR message: 202 while it waits to be processed (it was sent with
-    `Prefer: respond-async`), then 200 with the Bundle. Only for the caller's own institution."""
+    `Prefer: respond-async`), then 200 with the Bundle; 422 with the refusal when the models
+    refused it after the 202, 500 when processing failed. Only for the caller's own institution."""
     message_id = request.match_info["message_id"]
     found = await request.app[STORE].read(lambda r: r.inbound_outcome(message_id, with_body=True))
-    if found is None or found[0] == "rejected" or not found[2]:
+    if found is None or not found[2]:
         return problem(404, "Not found", "no FHIR message with this id")
     status, answer, body = found
     try:
@@ -81,7 +85,7 @@ async def fhir_outcome(request: web.Request) -> web.Response:
         return forbidden()
     if status == "accepted":
         return web.json_response({"status": status}, status=202, headers={"Retry-After": "1"})
-    return _fhir(answer or b"", 200)
+    return _fhir(answer or b"", OUTCOME_STATUS.get(status, 200))
 
 
 async def process_hl7v2(request: web.Request) -> web.Response:

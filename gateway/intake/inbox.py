@@ -8,6 +8,11 @@ oldest first; the answer processing produces (the application acknowledgement, o
 response Bundle) is kept on the row (`outcome`), where `GET /hl7v2/outcome` and
 `GET /fhir/outcome/{id}` show it.
 
+A FHIR event was checked against the contract and the sender's rights before it was stored; the
+R4B models validate it here, in the validation worker, for the next `AHEAD` events at a time
+before the drain reaches them (a unit of work cannot wait for the worker, and the loop should
+not do its work). One the models refuse is kept `rejected` with the OperationOutcome.
+
 Accepts come first: while messages keep arriving (one within `QUIET_SECONDS`) the drain holds
 back, but runs a unit at least every `DEFER_SECONDS`, so a burst is taken at the speed of storage
 and processed after it. One unit of work blocks the loop for 1.5 – 2 ms, and the ACKs of every
@@ -27,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from adapters.fhir.inbound import decode_message_bundle
+from adapters.fhir.inbound import decode_message_bundle, structure_problems
 from adapters.hl7v2.ack import Header
 from adapters.hl7v2.mapping import map_message
 from adapters.hl7v2.message import Message
@@ -35,6 +40,7 @@ from adapters.problems import InputRejected, Problem
 from gateway.intake.fhir_response import ok_response, operation_outcome, response_bundle
 from gateway.intake.hl7_answers import ack_control_id, rejection
 from gateway.intake.rule_answers import rules_ack
+from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.events import event_from_bundle
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.store.base import AcceptedRow, Store, StoreUnavailable, Tx
@@ -44,6 +50,7 @@ log = structlog.get_logger("inbox")
 QUIET_SECONDS = 0.005  # no message for this long: the senders are quiet, the drain may run
 DEFER_SECONDS = 0.05  # while they are not, the drain still runs a unit this often
 POLL_SECONDS = 1.0  # with nothing to do: look again (another instance may have accepted some)
+AHEAD = 32  # FHIR events whose model validation the worker is asked for ahead of the drain
 
 
 @dataclass(slots=True)
@@ -59,9 +66,14 @@ class Drained:
 
 
 class Inbox:
-    def __init__(self, store: Store, pipeline: Pipeline, max_backlog: int) -> None:
+    def __init__(
+        self, store: Store, pipeline: Pipeline, max_backlog: int, validator: ValidatorPool | None = None
+    ) -> None:
         self.store = store
         self.pipeline = pipeline
+        self.validator = validator  # None: the models run in this process, inside the unit
+        self._verdicts: dict[int, asyncio.Future[list[Problem]]] = {}  # by inbound seq
+        self._fhir_waiting = True  # FHIR events may wait that have no verdict asked for yet
         self.max_backlog = max(1, max_backlog)
         self.backlog = 0  # accepted and not processed yet (this instance's count, resynced when idle)
         self._last_accept = 0.0  # monotonic time of the latest accept
@@ -88,9 +100,10 @@ class Inbox:
     def accept_started(self) -> None:
         self._last_accept = time.monotonic()
 
-    def accept_finished(self, stored: bool) -> None:
+    def accept_finished(self, stored: bool, channel: str) -> None:
         if stored:
             self.backlog += 1
+            self._fhir_waiting = self._fhir_waiting or channel == "fhir"
             self._wake.set()
 
     # --- the drain ------------------------------------------------------------------------
@@ -110,8 +123,9 @@ class Inbox:
             if (wait := self._defer()) > 0:
                 await asyncio.sleep(wait)
                 continue
-            self._last_unit = time.monotonic()
             try:
+                await self._validate_ahead()
+                self._last_unit = time.monotonic()
                 drained = await self._drain_one()
             except StoreUnavailable:
                 log.error("inbox_store_unavailable")
@@ -119,7 +133,9 @@ class Inbox:
                 continue
             if drained is None:
                 self.backlog = 0  # nothing left here (another instance may have taken the rest)
+                self._forget(None)
                 continue
+            self._forget(drained.seq)
             self.backlog = max(0, self.backlog - 1)
             if not self.full:
                 self._room.set()
@@ -131,6 +147,33 @@ class Inbox:
             return 0.0
         now = time.monotonic()
         return max(0.0, min(self._last_accept + QUIET_SECONDS, self._last_unit + DEFER_SECONDS) - now)
+
+    async def _validate_ahead(self) -> None:
+        """Ask the worker for the models' verdict on the next FHIR events waiting, and wait for
+        the first of them (the drain takes the oldest event first)."""
+        if self.validator is None:
+            return
+        if not self._verdicts and self._fhir_waiting:
+            self._fhir_waiting = False  # before the read: an event accepted meanwhile sets it again
+            waiting = await self.store.read(lambda r: r.accepted_bodies("fhir", AHEAD))
+            self._fhir_waiting = self._fhir_waiting or len(waiting) == AHEAD
+            for seq, body in waiting:
+                verdict = asyncio.ensure_future(self.validator.check(body, contract=False))
+                verdict.add_done_callback(_retrieve)
+                self._verdicts[seq] = verdict
+        if self._verdicts:
+            await asyncio.wait([self._verdicts[min(self._verdicts)]])
+
+    def _forget(self, processed: int | None) -> None:
+        """Drop the verdicts of events processed (`processed` and older), or all of them."""
+        for seq in [s for s in self._verdicts if processed is None or s <= processed]:
+            del self._verdicts[seq]
+
+    def _model_problems(self, seq: int, bundle: dict[str, object]) -> list[Problem]:
+        verdict = self._verdicts.get(seq)
+        if verdict is not None and verdict.done() and verdict.exception() is None:
+            return verdict.result()
+        return structure_problems(bundle)  # no worker, or it failed: here, as a unit may not wait
 
     async def _idle(self) -> None:
         self._wake.clear()
@@ -176,8 +219,16 @@ class Inbox:
         return Drained(row.seq, row.channel, header.control_id, "processed", outcome=outcome)
 
     def _process_fhir(self, tx: Tx, row: AcceptedRow) -> Drained:
-        """A FHIR event was validated in full before it was stored: what is left cannot be refused."""
-        event = event_from_bundle(decode_message_bundle(row.body), row.received_at)
+        """A FHIR event passed the contract before it was stored; the models may still refuse it."""
+        bundle = decode_message_bundle(row.body)  # it decoded when it was accepted
+        if problems := self._model_problems(row.seq, bundle):
+            code = bundle["entry"][0]["resource"]["eventCoding"]["code"]  # read when it was accepted
+            answer = response_bundle(
+                row.message_id, code, "fatal-error", operation_outcome(problems), row.received_at
+            )
+            tx.finish_accepted(row.seq, "rejected", answer)
+            return Drained(row.seq, row.channel, row.message_id, "rejected", problems=problems)
+        event = event_from_bundle(bundle, row.received_at)
         outcome = self.pipeline.process(
             tx, event, row.seq, row.received_at, lambda o: ok_response(o, row.received_at)
         )
@@ -200,6 +251,12 @@ class Inbox:
         ack, _status = rejection(header, [problem])
         tx.finish_accepted(seq, "failed", ack)
         return Drained(seq, row.channel, header.control_id, "failed", problems=[problem])
+
+
+def _retrieve(verdict: asyncio.Future[list[Problem]]) -> None:
+    """A verdict nobody asks for (its event went elsewhere) must not log "never retrieved"."""
+    if not verdict.cancelled():
+        verdict.exception()
 
 
 def _application(header: Header) -> Header:

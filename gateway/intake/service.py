@@ -33,7 +33,7 @@ from gateway.intake.inbox import Drained, Inbox
 from gateway.intake.rule_answers import rules_ack
 from gateway.intake.validators import ValidatorPool
 from gateway.metrics import Metrics
-from gateway.pipeline.events import event_from_bundle
+from gateway.pipeline.events import InboundEvent, event_from_bundle
 from gateway.pipeline.processor import Outcome, Pipeline, Received
 from gateway.store.base import Store, StoreUnavailable, Tx
 from gateway.workers import WorkerUnavailable
@@ -90,8 +90,9 @@ class Intake:
         respond_async: bool = False,
     ) -> Reply:
         """A FHIR message in, its response out: the response Bundle once processed (200), or, with
-        `respond_async` (the caller's `Prefer: respond-async`), 202 once the validated event is
-        stored; the inbox processes it after and keeps the response Bundle for the caller to
+        `respond_async` (the caller's `Prefer: respond-async`), 202 once the event has passed the
+        contract and the sender's rights and is stored; the inbox validates it against the models,
+        processes it and keeps the response Bundle (or the models' refusal) for the caller to
         fetch. Either way nothing is acknowledged before it is durable."""
         now = iso(self.clock.now())
         request_id = event_code = None
@@ -105,12 +106,18 @@ class Intake:
                 else None
             )
             event_code = code if code in INBOUND_EVENTS else None  # known codes only: labels stay bounded
-            # XML was validated against the models while it was parsed; JSON is validated here, once
+            # XML was validated against the models while it was parsed. JSON answered once stored
+            # gets the checks that take microseconds now and the models in the inbox, once; JSON
+            # answered in full, or too broken to read without them, gets the models here.
+            event = None
             if xml:
                 check_contract(bundle)
-            elif problems := await self._problems(body, bundle):
-                raise InputRejected(problems)
-            event = event_from_bundle(bundle, now)
+            elif respond_async:
+                event = _read_before_models(bundle, now)
+            if event is None:
+                if not xml and (problems := await self._problems(body, bundle)):
+                    raise InputRejected(problems)
+                event = event_from_bundle(bundle, now)
             _check_sender(event.sender_her, may_send, "MessageHeader.sender")
         except InputRejected as exc:
             return self._rejected(exc.problems, request_id, event_code, now)
@@ -199,12 +206,12 @@ class Intake:
         def committed(done: asyncio.Future[Outcome]) -> None:
             error = None if done.cancelled() else done.exception()
             if done.cancelled() or error is not None:
-                inbox.accept_finished(stored=False)
+                inbox.accept_finished(stored=False, channel=channel)
                 log.error("store_unavailable", channel=channel, reference=reference)
                 reply(refused())
                 return
             outcome = done.result()
-            inbox.accept_finished(stored=not outcome.duplicate)
+            inbox.accept_finished(stored=not outcome.duplicate, channel=channel)
             result = "duplicate" if outcome.duplicate else "stored"
             self.metrics.events.labels(channel, outcome.event_code, result).inc()
             reply(Reply(200, outcome.response or b"", outcome))
@@ -309,6 +316,19 @@ class Intake:
         return Reply(
             status, response_bundle(request_id, event_code, "fatal-error", operation_outcome(problems), now)
         )
+
+
+def _read_before_models(bundle: dict[str, Any], now: str) -> InboundEvent | None:
+    """The contract and the pipeline's view of an event read before the models validate it (the
+    inbox has them do so): InputRejected names the contract's problems; None when the structure is
+    too broken to read without the models, which then say what is wrong, at once."""
+    try:
+        check_contract(bundle)
+        return event_from_bundle(bundle, now)
+    except InputRejected:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _reply_when_done(work: Coroutine[Any, Any, Reply], header: Header, reply: Answer) -> None:

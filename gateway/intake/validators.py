@@ -17,5 +17,6 @@ class ValidatorPool(WorkerPool[list[Problem]]):
     def __init__(self, size: int) -> None:
         super().__init__(size, "gateway.intake.validation_worker", _problems)
 
-    async def check(self, body: bytes) -> list[Problem]:
-        return await self.ask(body)
+    async def check(self, body: bytes, contract: bool = True) -> list[Problem]:
+        """The Bundle's problems: R4B structure, then (unless `contract` is False) the contract."""
+        return await self.ask((b"c" if contract else b"s") + body)

@@ -291,6 +291,15 @@ class SqlReader(SqlTx):
         """Messages acknowledged at storage and still waiting to be processed."""
         return int(self.c.execute("SELECT count(*) FROM inbound WHERE status = 'accepted'").fetchone()[0])
 
+    def accepted_bodies(self, channel: str, limit: int) -> list[tuple[int, bytes]]:
+        """The oldest messages of a channel waiting to be processed: (seq, body)."""
+        rows = self.c.execute(
+            "SELECT seq, message_id, body FROM inbound WHERE status = 'accepted' AND channel = ? "
+            "ORDER BY seq LIMIT ?",
+            (channel, limit),
+        ).fetchall()
+        return [(seq, self.cipher.open(body, f"inbound.body|{mid}")) for seq, mid, body in rows]
+
     def inbound_list(self, status: str | None, channel: str | None, limit: int) -> list[dict[str, Any]]:
         """Inbound events by status and channel, newest first; never the body. For one that
         processing refused after it was acknowledged, the answer processing gave (its texts name
