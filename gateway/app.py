@@ -23,6 +23,7 @@ from gateway.compliance.rates import load_rates
 from gateway.compliance.service import Compliance
 from gateway.compliance.watcher import DeadlineWatcher, WatcherSettings
 from gateway.config import ConfigError, Settings, check_database, check_security
+from gateway.delivery.cms_signer import CmsSigner, SignerPool
 from gateway.delivery.pull import NewMessages
 from gateway.delivery.webhooks import DEFAULT_SCHEDULE, Deliverer, DeliverySettings
 from gateway.directory.embedded import EmbeddedDirectory, entries_from_file
@@ -48,7 +49,7 @@ from gateway.intake.service import Intake
 from gateway.intake.validators import ValidatorPool
 from gateway.pipeline.processor import Outcome, Pipeline
 from gateway.privacy import Pseudonymizer
-from gateway.protection.keys import load_or_create
+from gateway.protection.keys import identity_files, load_or_create
 from gateway.render.kith_output import KithOutput, RenderPool
 from gateway.rules.packs import RuleBook, load_packs
 from gateway.store.base import Store
@@ -237,13 +238,18 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             admit=None if senders is None else (lambda peer: peer.common_name in senders),
         )
         identity = load_or_create(settings.data_dir, settings.signing_certificate, settings.signing_key)
+        signer = CmsSigner(identity)
+        if settings.signing_workers > 0:
+            files = identity_files(settings.data_dir, settings.signing_certificate, settings.signing_key)
+            signer.pool = SignerPool(settings.signing_workers, *files)
+            await signer.pool.start()
         kith = KithOutput(parts.store, parts.clock, parts.schemas, parts.intake.metrics, parts.renderer)
         app[KITH], app[DIRECTORY] = kith, parts.directory
         deliverer = Deliverer(
             parts.store,
             parts.clock,
             delivery_settings(settings),
-            identity,
+            signer,
             parts.intake.metrics,
             kith,
             claimant=f"{socket.gethostname()}:{settings.port}",
@@ -284,6 +290,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             except TimeoutError:
                 log.warning(f"{name}_stop_timeout")
         await mllp.wait_closed()
+        if signer.pool is not None:
+            await signer.pool.close()
         await parts.close()
 
     app.cleanup_ctx.append(parts_ctx)

@@ -49,6 +49,7 @@ class Settings:
     signing_key: Path | None = None
     validation_workers: int = 1  # processes for FHIR model validation; 0 = on the event loop
     render_workers: int = 1  # processes rendering KITH XML for delivery; 0 = on the event loop
+    signing_workers: int = 1  # processes making the CMS signatures of deliveries; 0 = on the event loop
     # the official XSDs every KITH message in and out is validated against; "" = none (warned at start)
     kith_schema_dir: Path | None = KITH_SCHEMAS
     # Authentication (docs/SECURITY.md). "jwt" needs the issuer, audience and JWKS URL below;

@@ -157,6 +157,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
             "data_dir": tmp_path / "data",
             "validation_workers": 0,
             "render_workers": 0,
+            "signing_workers": 0,
             "mllp_port": free_port(),
             "auth_mode": "development",
             # tests of other behaviour post deliberately partial documents; the rules' own tests

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -10,13 +13,14 @@ from pathlib import Path
 import orjson
 import pytest
 from aiohttp import web
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from standardwebhooks.webhooks import Webhook
 
 from gateway.protection import cms
 from gateway.protection.keys import self_signed
 from tests import builders as b
-from tests.conftest import Client
+from tests.conftest import Client, running, settings_for
 from tests.test_delivery import Subscriber, subscribe, until
 
 
@@ -141,3 +145,36 @@ async def test_a_subscription_with_an_unusable_certificate_is_refused(gateway: C
         body = {"herIds": ["8100011"], "mode": "pull", "certificate": certificate}
         async with gateway.session.post(gateway.base + "/subscriptions", data=orjson.dumps(body)) as resp:
             assert resp.status == 422
+
+
+def signing_worker_pids() -> list[int]:
+    """This process's signing workers, found in /proc (Linux): the test kills one as a crash would."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:  # gone meanwhile
+            continue
+        if b"gateway.delivery.signing_worker" in cmdline and parent == os.getpid():
+            pids.append(int(entry.name))
+    return pids
+
+
+async def test_the_signing_worker_signs_and_one_that_dies_is_replaced(tmp_path: Path) -> None:
+    async with running(settings_for(tmp_path, signing_workers=1)) as gw:
+        sub = Capturing()
+        await subscribe(gw, sub)
+        trust = x509.load_pem_x509_certificate((gw.settings.data_dir / "dev-signing.crt").read_bytes())
+        await gw.post_event(b.message("A01", b.patient(), b.encounter("W1")))
+        await until(lambda: len(sub.raw) == 1)
+        [first] = signing_worker_pids()
+        os.kill(first, signal.SIGKILL)
+        await until(lambda: first not in signing_worker_pids())
+        await gw.post_event(b.message("A01", b.patient(b.FNR_HAMAR), b.encounter("W2")))
+        await until(lambda: len(sub.raw) == 2)
+        for body, headers in sub.raw:
+            cms.verify(body, base64.b64decode(headers["gateway-cms-signature"]), trust)  # raises if not
+        assert len(signing_worker_pids()) == 1 and first not in signing_worker_pids()

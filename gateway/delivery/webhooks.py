@@ -28,11 +28,11 @@ import structlog
 from cryptography import x509
 
 from gateway.clock import Clock, iso, iso_ms
+from gateway.delivery.cms_signer import CmsSigner
 from gateway.delivery.signing import signed_headers
 from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.protection import cms
-from gateway.protection.keys import SigningIdentity
 from gateway.render.formats import KITH_XML, RENDERERS, format_name
 from gateway.render.kith_output import KithOutput
 from gateway.store.base import AuditEntry, DeliveryRow, Store, StoreUnavailable, Tx
@@ -41,7 +41,6 @@ log = structlog.get_logger("delivery")
 
 DEFAULT_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 72000)  # ≈ 2.6 days in all
 MAX_RESPONSE_BYTES = 64 * 1024
-SIGNATURE_CACHE = 4096  # recent messages' CMS signatures, shared by their subscribers and retries
 CMS_SIGNATURE_HEADER = "gateway-cms-signature"  # base64 DER, detached SignedData over the plaintext
 
 
@@ -74,7 +73,7 @@ class Deliverer:
     store: Store
     clock: Clock
     settings: DeliverySettings = field(default_factory=DeliverySettings)
-    identity: SigningIdentity | None = None
+    signer: CmsSigner | None = None
     metrics: Metrics | None = None
     kith: KithOutput | None = None
     # this instance's name on the deliveries it claims (several instances may share a database).
@@ -86,7 +85,6 @@ class Deliverer:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _claimed: Counter[str] = field(default_factory=Counter)  # attempts in flight per subscription
     _stopping: bool = False
-    _signatures: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def wake(self) -> None:
         """Called after a commit that may have queued deliveries."""
@@ -256,27 +254,16 @@ class Deliverer:
             )
         return rendered.body, RENDERERS[KITH_XML].media_type
 
-    def _cms_signature(self, message_id: str, fmt: str, plaintext: bytes) -> str:
-        """The detached CMS signature of one message in one format, made once for every subscriber
-        and retry (the same bytes are signed; about 0.1 ms each, the costliest step of a delivery)."""
-        key = (message_id, fmt)
-        found = self._signatures.get(key)
-        if found is None:
-            assert self.identity is not None
-            raw = cms.sign_detached(plaintext, self.identity.certificate, self.identity.key)
-            found = self._signatures[key] = base64.b64encode(raw).decode()
-            while len(self._signatures) > SIGNATURE_CACHE:
-                self._signatures.pop(next(iter(self._signatures)))  # oldest first: dicts keep order
-        return found
-
-    def _protect(self, row: DeliveryRow, plaintext: bytes, media_type: str) -> tuple[bytes, dict[str, str]]:
+    async def _protect(
+        self, row: DeliveryRow, plaintext: bytes, media_type: str
+    ) -> tuple[bytes, dict[str, str]]:
         """The body and headers for one attempt: the message (encrypted to the subscriber's
         certificate when it registered one) with the gateway's detached CMS signature over the
         plaintext in a header, and the Standard Webhooks signature over the body as sent."""
         extra = {"Content-Type": media_type}
         body = plaintext
-        if self.identity is not None:
-            extra[CMS_SIGNATURE_HEADER] = self._cms_signature(
+        if self.signer is not None:
+            extra[CMS_SIGNATURE_HEADER] = await self.signer.signature(
                 row.message_id, format_name(row.format), plaintext
             )
         if row.certificate:
@@ -291,7 +278,7 @@ class Deliverer:
         message = await self._plaintext(row)
         if isinstance(message, _Outcome):
             return message
-        body, headers = self._protect(row, *message)
+        body, headers = await self._protect(row, *message)
         try:
             async with session.post(row.endpoint, data=body, headers=headers, allow_redirects=False) as resp:
                 await resp.content.read(MAX_RESPONSE_BYTES)  # a huge body is not read, let alone kept

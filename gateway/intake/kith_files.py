@@ -26,6 +26,7 @@ async def _receive_all(args: argparse.Namespace) -> int:
             "directory": args.directory,
             "validation_workers": 0,
             "render_workers": 0,
+            "signing_workers": 0,
         },
     )
     parts = await build_parts(settings)

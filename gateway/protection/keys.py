@@ -60,14 +60,25 @@ def self_signed(
     return cert, key
 
 
+def load_identity(cert_file: Path, key_file: Path) -> SigningIdentity:
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("the signing key must be RSA or EC")
+    return SigningIdentity(cert, key)
+
+
+def identity_files(data_dir: Path, cert_file: Path | None, key_file: Path | None) -> tuple[Path, Path]:
+    """The configured certificate and key files, else the development pair's in `data_dir`."""
+    if cert_file and key_file:
+        return cert_file, key_file
+    return data_dir / "dev-signing.crt", data_dir / "dev-signing.key"
+
+
 def load_or_create(data_dir: Path, cert_file: Path | None, key_file: Path | None) -> SigningIdentity:
     if cert_file and key_file:
-        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
-        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise ValueError("the signing key must be RSA or EC")
-        return SigningIdentity(cert, key)
-    cert_path, key_path = data_dir / "dev-signing.crt", data_dir / "dev-signing.key"
+        return load_identity(cert_file, key_file)
+    cert_path, key_path = identity_files(data_dir, None, None)
     if not cert_path.exists():
         # each file made exactly once, the certificate for the key that won: instances sharing a
         # data directory and starting together end up with the same pair

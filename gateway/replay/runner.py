@@ -463,6 +463,7 @@ async def local_gateway(
                 "directory": directory,
                 "validation_workers": 0,
                 "render_workers": 0,
+                "signing_workers": 0,
                 "mllp_port": 0,
                 "auth_mode": "development",
                 "rate_limit_per_second": 0,

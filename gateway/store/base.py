@@ -316,6 +316,7 @@ class Store(Protocol):
     async def write(self, unit: Callable[[Tx], T]) -> T: ...
     def submit(self, unit: Callable[[Tx], T]) -> asyncio.Future[T]:
         """`write` without a coroutine: the future is done once the unit committed (or failed)."""
+
     async def read(self, query: Callable[[Reader], T]) -> T: ...
     def on_work(self, callback: Callable[[], None]) -> None:
         """Call back when another instance queued work (PostgreSQL); a no-op for one instance."""
