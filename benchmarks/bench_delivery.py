@@ -5,11 +5,12 @@
 2. Latency: events at a steady rate (three messages each, all subscribed), from the moment the
    intake answered (the messages are committed then) to the subscriber's receipt, p50/p95/p99.
 
-    python benchmarks/bench_delivery.py [--messages 3000] [--rate 200] [--seconds 10] [--cold]
+    python benchmarks/bench_delivery.py [--messages 3000] [--rate 200] [--seconds 10] [--cold [idle|now]]
 
-The drain's messages were each attempted before (that is how they became dead), so their CMS
-signatures are in the deliverer's cache; --cold restarts the gateway first, so that the drain signs
-every message as a first delivery does.
+The drain's messages were each attempted before (that is how they became dead), so the CMS
+signatures of the latest 4,096 are in the deliverer's cache; --cold restarts the gateway first, so
+that the drain signs every message as a first delivery does, and redelivers once the restarted
+gateway is idle (--cold now: at once, while the deadline watcher's first pass over the stays runs).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from stdnum.no import fodselsnummer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._server import free_port, running_gateway
+from benchmarks._server import Gateway, free_port, running_gateway
 from tests import builders
 
 HERS = ["8100011", "8100012", "8200011"]
@@ -173,13 +174,30 @@ async def latency(base: str, rate: float, seconds: float, auth: dict[str, str]) 
     )
 
 
+def wait_idle(gw: Gateway, quiet: float = 0.5, limit: float = 60.0) -> float:
+    """Seconds until the gateway process has used under 5 % of a core for `quiet` seconds: its
+    start-up work (the deadline watcher's first pass over every recent stay) is done."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        before = gw.cpu()
+        time.sleep(quiet)
+        if gw.cpu() - before < 0.05 * quiet:
+            break
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10, help="of the latency run; 0 = drain only")
     parser.add_argument(
-        "--cold", action="store_true", help="restart the gateway before the drain: no signature cached"
+        "--cold",
+        nargs="?",
+        const="idle",
+        choices=["idle", "now"],
+        help="restart the gateway before the drain (no signature cached): redeliver once it is idle "
+        "(default), or `now`, while its start-up work (the deadline watcher's first pass) runs",
     )
     args = parser.parse_args()
     print("Webhook delivery (Standard Webhooks signatures, verified by the subscriber)")
@@ -192,7 +210,11 @@ def main() -> None:
                 asyncio.run(drain(gw.base, backlog, gw.auth, ""))
         if args.cold:  # a new process: every message is signed again, as on its first delivery
             with running_gateway(env=env, data_dir=data_dir) as gw:
-                asyncio.run(drain(gw.base, backlog, gw.auth, " (cold: no signature cached)"))
+                label = " (cold: no signature cached, redelivered at once after the restart)"
+                if args.cold == "idle":
+                    waited = wait_idle(gw)
+                    label = f" (cold: no signature cached, redelivered once idle, {waited:.1f} s after start)"
+                asyncio.run(drain(gw.base, backlog, gw.auth, label))
     if args.seconds > 0:
         with running_gateway() as gw:
             asyncio.run(latency(gw.base, args.rate, args.seconds, gw.auth))

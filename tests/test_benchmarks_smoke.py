@@ -19,6 +19,7 @@ RUNS = {
     "bench_e2e.py": (["--stays", "10", "--lanes", "2", "--rate", "20", "--seconds", "1"], "events/s"),
     "bench_kith_render.py": (["--rounds", "20"], "ms CPU per message"),
     "bench_delivery.py": (["--messages", "120", "--rate", "60", "--seconds", "1"], "deliveries/s"),
+    "bench_delivery.py --cold": (["--messages", "60", "--seconds", "0", "--cold"], "redelivered once idle"),
     "bench_kith_inbound.py": (["--rounds", "50"], "CPU per document"),
     "bench_cipher.py": (["--events", "200"], "seals/s"),
     "bench_watcher.py": (["--stays", "10"], "watcher step"),
@@ -36,7 +37,7 @@ def test_benchmark_runs(script: str) -> None:
             pytest.fail("no PostgreSQL server binaries")
         pytest.skip("no PostgreSQL server binaries for the instances benchmark")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        [sys.executable, str(ROOT / "benchmarks" / script.split()[0]), *args],
         capture_output=True,
         text=True,
         timeout=240,
