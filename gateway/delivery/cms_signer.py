@@ -20,9 +20,8 @@ SIGNATURE_CACHE = 4096  # recent messages' signatures, shared by their subscribe
 
 class SignerPool(WorkerPool[str]):
     def __init__(self, size: int, cert_file: Path, key_file: Path) -> None:
-        super().__init__(
-            size, "gateway.delivery.signing_worker", bytes.decode, (str(cert_file), str(key_file))
-        )
+        files = (str(cert_file.resolve()), str(key_file.resolve()))  # the worker may not share our cwd
+        super().__init__(size, "gateway.delivery.signing_worker", bytes.decode, files)
 
 
 @dataclass

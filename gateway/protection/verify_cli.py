@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             )
         cms.verify(body, _bytes_maybe_base64(args.signature.read_bytes()), trusted)
     except cms.ProtectionError as exc:
-        print(f"verify: {exc.code}: {exc}", file=sys.stderr)
+        print(f"verify: {exc}", file=sys.stderr)  # the text starts with the code
         return 1
     except (OSError, ValueError) as exc:
         print(f"verify: cannot read input ({type(exc).__name__})", file=sys.stderr)
