@@ -22,6 +22,7 @@ from gateway.protection.keys import self_signed
 from tests import builders as b
 from tests.conftest import Client, running, settings_for
 from tests.test_delivery import Subscriber, subscribe, until
+from tests.worker_procs import worker_pids
 
 
 def pem(cert: object) -> str:
@@ -148,19 +149,7 @@ async def test_a_subscription_with_an_unusable_certificate_is_refused(gateway: C
 
 
 def signing_worker_pids() -> list[int]:
-    """This process's signing workers, found in /proc (Linux): the test kills one as a crash would."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:  # gone meanwhile
-            continue
-        if b"gateway.delivery.signing_worker" in cmdline and parent == os.getpid():
-            pids.append(int(entry.name))
-    return pids
+    return worker_pids("gateway.delivery.signing_worker")
 
 
 async def test_the_signing_worker_signs_and_one_that_dies_is_replaced(tmp_path: Path) -> None:

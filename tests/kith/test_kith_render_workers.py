@@ -18,6 +18,7 @@ from tests import builders as b
 from tests.conftest import Client
 from tests.kith.scenarios import NURSING, event
 from tests.kith.test_kith_service import SCHEMAS, T_ADMIT, _gateway, _push_one, strict_schemas
+from tests.worker_procs import worker_pids
 
 
 @pytest.fixture
@@ -62,19 +63,7 @@ async def test_a_rendering_that_fails_validation_in_the_worker_is_never_pushed(t
 
 
 def _render_workers() -> list[int]:
-    """This test process's render worker children, found in /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == os.getpid() and b"gateway.render.kith_worker" in cmdline:
-            found.append(int(entry.name))
-    return found
+    return worker_pids("gateway.render.kith_worker")
 
 
 async def test_a_killed_render_worker_does_not_stop_delivery(worker_gateway: Client) -> None:
