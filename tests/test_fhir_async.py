@@ -11,7 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
+from adapters.problems import Problem
 from gateway.auth.scopes import EVENTS_POST
+from gateway.intake.inbox import Inbox
 from tests import builders as b
 from tests.conftest import Client, auth_headers, header, issues, running, settings_for
 
@@ -115,3 +117,18 @@ async def test_a_bundle_too_broken_to_read_is_refused_at_once_by_the_models(gate
     assert status == 422 and "Content-Location" not in headers
     assert issues(body)[0]["expression"] == ["Bundle.entry[0].resource.eventCoding.root"]
     assert (await gateway.get_json("/inbound?channel=fhir"))[1]["events"] == []
+
+
+async def test_a_failure_of_the_validation_worker_is_not_taken_for_the_models_verdict() -> None:
+    inbox = Inbox(store=None, pipeline=None, max_backlog=1)  # type: ignore[arg-type]  # only the verdicts
+    patient = b.patient()
+    patient["birthDate"] = "the fifth of May"
+    event = b.message("A01", patient, b.encounter("ASYNC-8"))
+    failed: asyncio.Future[list[Problem]] = asyncio.get_running_loop().create_future()
+    failed.set_result([Problem("$", "transient", "validation failed internally (MemoryError)")])
+    inbox._verdicts[7] = failed
+    assert [p.location for p in inbox._model_problems(7, event)] == ["Bundle.entry[2].resource.birthDate"]
+    clean: asyncio.Future[list[Problem]] = asyncio.get_running_loop().create_future()
+    clean.set_result([])
+    inbox._verdicts[8] = clean  # the worker's verdict is taken as it is when it is one
+    assert inbox._model_problems(8, event) == []

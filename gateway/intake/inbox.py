@@ -114,6 +114,14 @@ class Inbox:
         self._room.set()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            for verdict in self._verdicts.values():  # their events wait in the store for the next start
+                verdict.cancel()
+            self._forget(None)
+
+    async def _run(self) -> None:
         with contextlib.suppress(StoreUnavailable):
             self.backlog = await self.store.read(lambda r: r.accepted_count())
         while not self._stopping:
@@ -172,7 +180,9 @@ class Inbox:
     def _model_problems(self, seq: int, bundle: dict[str, object]) -> list[Problem]:
         verdict = self._verdicts.get(seq)
         if verdict is not None and verdict.done() and verdict.exception() is None:
-            return verdict.result()
+            problems = verdict.result()
+            if not any(p.kind == "transient" for p in problems):  # the worker's own failure: not a verdict
+                return problems
         return structure_problems(bundle)  # no worker, or it failed: here, as a unit may not wait
 
     async def _idle(self) -> None:
