@@ -76,6 +76,7 @@ class Inbox:
         self._fhir_waiting = True  # FHIR events may wait that have no verdict asked for yet
         self.max_backlog = max(1, max_backlog)
         self.backlog = 0  # accepted and not processed yet (this instance's count, resynced when idle)
+        self._stored = 0  # accepts this instance has seen committed, ever: to resync without losing any
         self._last_accept = 0.0  # monotonic time of the latest accept
         self._last_unit = 0.0  # monotonic time the drain last ran a unit
         self.on_drained: Callable[[Drained], None] = lambda drained: None
@@ -103,6 +104,7 @@ class Inbox:
     def accept_finished(self, stored: bool, channel: str) -> None:
         if stored:
             self.backlog += 1
+            self._stored += 1
             self._fhir_waiting = self._fhir_waiting or channel == "fhir"
             self._wake.set()
 
@@ -123,7 +125,7 @@ class Inbox:
 
     async def _run(self) -> None:
         with contextlib.suppress(StoreUnavailable):
-            self.backlog = await self.store.read(lambda r: r.accepted_count())
+            await self._recount()
         while not self._stopping:
             if self.backlog <= 0:
                 await self._idle()
@@ -134,13 +136,16 @@ class Inbox:
             try:
                 await self._validate_ahead()
                 self._last_unit = time.monotonic()
+                stored_before = self._stored
                 drained = await self._drain_one()
             except StoreUnavailable:
                 log.error("inbox_store_unavailable")
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             if drained is None:
-                self.backlog = 0  # nothing left here (another instance may have taken the rest)
+                # nothing left that the claim could see (another instance may have taken the rest);
+                # what was committed while it ran may not have been visible to it: still waiting
+                self.backlog = self._stored - stored_before
                 self._forget(None)
                 continue
             self._forget(drained.seq)
@@ -192,7 +197,15 @@ class Inbox:
                 await self._wake.wait()
                 return
         with contextlib.suppress(StoreUnavailable):  # a quiet second: count what waits
-            self.backlog = await self.store.read(lambda r: r.accepted_count())
+            await self._recount()
+
+    async def _recount(self) -> None:
+        """The backlog from the store. An accept committed while the count ran may be missing from
+        it (PostgreSQL: another connection): counted as well, since counting one twice only holds
+        the senders a moment longer, and missing one would let the backlog past its bound."""
+        stored_before = self._stored
+        count = await self.store.read(lambda r: r.accepted_count())
+        self.backlog = count + (self._stored - stored_before)
 
     async def _drain_one(self) -> Drained | None:
         claimed: list[int] = []
