@@ -106,7 +106,11 @@ class WorkerPool(Generic[T]):
         worker = min(self.workers, key=lambda w: len(w.waiting))
         future = worker.submit(body)
         assert worker.proc.stdin is not None
-        await worker.proc.stdin.drain()
+        try:
+            await worker.proc.stdin.drain()
+        except ConnectionError:  # the pipe broke under the request: the worker died
+            future.cancel()
+            raise WorkerUnavailable("worker process stopped") from None
         return await future
 
     async def close(self) -> None:

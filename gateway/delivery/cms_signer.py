@@ -45,7 +45,7 @@ class CmsSigner:
 
     async def _sign(self, plaintext: bytes) -> str:
         if self.pool is not None:
-            with contextlib.suppress(WorkerUnavailable, ConnectionError):  # it died mid-request: sign here
+            with contextlib.suppress(WorkerUnavailable):  # it died mid-request: sign here
                 return await self.pool.ask(plaintext)
         return base64.b64encode(
             cms.sign_detached(plaintext, self.identity.certificate, self.identity.key)

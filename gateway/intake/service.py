@@ -109,13 +109,11 @@ class Intake:
             # XML was validated against the models while it was parsed. JSON answered once stored
             # gets the checks that take microseconds now and the models in the inbox, once; JSON
             # answered in full, or too broken to read without them, gets the models here.
-            event = None
             if xml:
                 check_contract(bundle)
-            elif respond_async:
-                event = _read_before_models(bundle, now)
-            if event is None:
-                if not xml and (problems := await self._problems(body, bundle)):
+                event = event_from_bundle(bundle, now)
+            elif (event := _read_before_models(bundle, now) if respond_async else None) is None:
+                if problems := await self._problems(body, bundle):
                     raise InputRejected(problems)
                 event = event_from_bundle(bundle, now)
             _check_sender(event.sender_her, may_send, "MessageHeader.sender")

@@ -76,10 +76,8 @@ def identity_files(data_dir: Path, cert_file: Path | None, key_file: Path | None
 
 
 def load_or_create(data_dir: Path, cert_file: Path | None, key_file: Path | None) -> SigningIdentity:
-    if cert_file and key_file:
-        return load_identity(cert_file, key_file)
-    cert_path, key_path = identity_files(data_dir, None, None)
-    if not cert_path.exists():
+    cert_path, key_path = identity_files(data_dir, cert_file, key_file)
+    if not (cert_file and key_file) and not cert_path.exists():
         # each file made exactly once, the certificate for the key that won: instances sharing a
         # data directory and starting together end up with the same pair
         pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
@@ -90,4 +88,4 @@ def load_or_create(data_dir: Path, cert_file: Path | None, key_file: Path | None
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         cert, _ = self_signed("discharge-gateway.dev", key=key)
         create_once(cert_path, cert.public_bytes(serialization.Encoding.PEM))
-    return load_or_create(data_dir, cert_path, key_path)
+    return load_identity(cert_path, key_path)
