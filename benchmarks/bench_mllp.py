@@ -8,6 +8,9 @@ Two acknowledgement modes (docs/HL7V2-MAPPING.md):
 
     python benchmarks/bench_mllp.py [--messages 5000] [--rate 1000] [--seconds 5] [--modes accept,original]
 
+The floors (first, unless --no-floor) are what this machine allows with no HL7 work at all: the
+same sender against a minimal server that writes each message durably and ACKs it (see floor()).
+
 The load generator is an asyncio Protocol too, so it costs the shared second core little; every
 ACK is checked (MSA-1 and MSA-2). Latency at a fixed rate is measured from when each message was
 due, not when a connection was free to send it, so queueing counts.
@@ -185,9 +188,13 @@ def run_paced(gw: Gateway, mode: str, rate: float, seconds: float, prefix: str) 
 # ---------------------------------------------------------------- the floor
 
 
-def _floor_server(port: int, db: str, ready: Any) -> None:
-    """What the hardware allows: an asyncio Protocol, one durable INSERT per message (group
-    commit on the loop, WAL, synchronous=FULL, as the store), a CA; no HL7 parsing at all."""
+def _floor_server(port: int, db: str, ready: Any, commit: str = "group") -> None:
+    """What the hardware allows: an asyncio Protocol, one durable INSERT per message (WAL,
+    synchronous=FULL, as the store), a CA; no HL7 parsing at all. The INSERTs of messages that
+    arrive together share a commit on the loop (`group`, as the store); or each message is committed
+    in the read callback itself (`inline`: no task wake-up between the read and the ACK, the
+    shortest round trip a waiting sender can get with a durable write); or nothing is written
+    (`none`: what the sockets and the two Pythons cost on their own)."""
 
     async def main() -> None:
         conn = sqlite3.connect(db, isolation_level=None)
@@ -204,6 +211,13 @@ def _floor_server(port: int, db: str, ready: Any) -> None:
 
             def data_received(self, data: bytes) -> None:
                 for msg in self.decoder.feed(data):
+                    if commit != "group":
+                        if commit == "inline":
+                            conn.execute("BEGIN IMMEDIATE")
+                            conn.execute("INSERT INTO inbox (body) VALUES (?)", (msg,))
+                            conn.execute("COMMIT")
+                        self.transport.write(_floor_ack(msg))
+                        continue
                     pending.append((msg, self.transport))
                     wake.set()
 
@@ -216,9 +230,7 @@ def _floor_server(port: int, db: str, ready: Any) -> None:
                 conn.executemany("INSERT INTO inbox (body) VALUES (?)", [(m,) for m, _ in batch])
                 conn.execute("COMMIT")
                 for msg, transport in batch:
-                    control = msg.split(b"\r", 1)[0].split(b"|")[9]
-                    ack = b"MSH|^~\\&|GW|GW|||20261124||ACK|" + control + b"|P|2.5\rMSA|CA|" + control + b"\r"
-                    transport.write(frame(ack))
+                    transport.write(_floor_ack(msg))
 
         commits = asyncio.create_task(committer())
         await asyncio.get_running_loop().create_server(Floor, "127.0.0.1", port)
@@ -228,14 +240,25 @@ def _floor_server(port: int, db: str, ready: Any) -> None:
     asyncio.run(main())
 
 
-def floor(messages: int, connections: tuple[int, ...] = (1, 8)) -> list[tuple[float, list[float]]]:
+FLOOR_LABELS = {"group": "floor", "inline": "floor, commit in the read callback", "none": "no write at all"}
+
+
+def _floor_ack(msg: bytes) -> bytes:
+    control = msg.split(b"\r", 1)[0].split(b"|")[9]
+    return frame(b"MSH|^~\\&|GW|GW|||20261124||ACK|" + control + b"|P|2.5\rMSA|CA|" + control + b"\r")
+
+
+def floor(
+    messages: int, connections: tuple[int, ...] = (1, 8), commit: str = "group"
+) -> list[tuple[float, list[float]]]:
     """The floor's ACKed messages/s and ACK latencies on each number of connections, printed; also
     the floor bench_e2e.py puts its intake beside."""
     port = free_port()
     results = []
+    label = FLOOR_LABELS[commit]
     with tempfile.TemporaryDirectory() as tmp:
         ready = multiprocessing.Event()
-        args = (port, f"{tmp}/floor.sqlite", ready)
+        args = (port, f"{tmp}/floor.sqlite", ready, commit)
         proc = multiprocessing.Process(target=_floor_server, args=args, daemon=True)
         proc.start()
         ready.wait(10)
@@ -244,7 +267,7 @@ def floor(messages: int, connections: tuple[int, ...] = (1, 8)) -> list[tuple[fl
                 batch = _messages("F", messages, "accept")
                 elapsed, lat = asyncio.run(flood(port, batch, count, "accept"))
                 print(
-                    f"  floor    {count} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
+                    f"  {label} {count} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
                     f"ACK latency {_q(lat)}",
                     flush=True,
                 )
@@ -266,6 +289,8 @@ def main() -> None:
     if not args.no_floor:
         print("floor: framing + durable write + ACK, nothing else (what the hardware allows)", flush=True)
         floor(args.messages)
+        floor(args.messages, (1,), commit="inline")
+        floor(args.messages, (1,), commit="none")
     with running_gateway() as gw:
         for mode in args.modes.split(","):
             run(gw, mode, 300, 8, f"warm-{mode}-")
