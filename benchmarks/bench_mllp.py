@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.hl7v2.framing import FrameDecoder, frame
-from benchmarks._server import Gateway, free_port, running_gateway
+from benchmarks._server import Gateway, cpu_seconds, free_port, running_gateway
 from tests.hl7_builders import adt
 
 EXPECTED = {"accept": b"CA", "original": b"AA"}
@@ -265,10 +265,13 @@ def floor(
         try:
             for count in connections:
                 batch = _messages("F", messages, "accept")
+                assert proc.pid is not None
+                cpu0 = cpu_seconds(proc.pid)
                 elapsed, lat = asyncio.run(flood(port, batch, count, "accept"))
+                cpu = (cpu_seconds(proc.pid) - cpu0) / messages * 1000
                 print(
                     f"  {label} {count} connection(s): {messages / elapsed:,.0f} ACKed messages/s, "
-                    f"ACK latency {_q(lat)}",
+                    f"ACK latency {_q(lat)}, server CPU {cpu:.2f} s per 1,000",
                     flush=True,
                 )
                 results.append((messages / elapsed, lat))
