@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import signal
@@ -167,3 +168,58 @@ async def test_the_signing_worker_signs_and_one_that_dies_is_replaced(tmp_path: 
         for body, headers in sub.raw:
             cms.verify(body, base64.b64decode(headers["gateway-cms-signature"]), trust)  # raises if not
         assert len(signing_worker_pids()) == 1 and first not in signing_worker_pids()
+
+
+class Refusing(Capturing):
+    """Captures every attempt and answers `status` (500 until told otherwise)."""
+
+    status = 500
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await super().handle(request)
+        return web.Response(status=self.status)
+
+
+async def test_a_retry_sends_the_signature_first_sent_until_the_signing_certificate_changes(
+    tmp_path: Path,
+) -> None:
+    """ECDSA signs differently each time, so the same bytes after a restart can only be the
+    signature kept with the delivery; a new signing certificate makes a new one, kept in turn."""
+    settings = settings_for(tmp_path, retry_schedule="0.05")
+    sub = Refusing()
+
+    def trusted() -> x509.Certificate:
+        return x509.load_pem_x509_certificate((settings.data_dir / "dev-signing.crt").read_bytes())
+
+    async def dead_then_redelivered(gw: Client, sub_id: str, attempts: int) -> None:
+        await until(lambda: len(sub.raw) == attempts)
+        path = f"/subscriptions/{sub_id}/deliveries?status=dead"
+        while not (await gw.get_json(path))[1]["deliveries"]:
+            await asyncio.sleep(0.05)
+        async with gw.session.post(gw.base + f"/subscriptions/{sub_id}/redeliver") as resp:
+            assert (await resp.json())["requeued"] == 1
+
+    async with running(settings) as gw:
+        sub_id = await subscribe(gw, sub)
+        await gw.post_event(b.message("A01", b.patient(), b.encounter("S1")))
+        await dead_then_redelivered(gw, sub_id, 2)  # the first try and one retry
+        await until(lambda: len(sub.raw) == 4)  # redelivered: two more
+    first = trusted()
+    async with running(settings) as gw:  # nothing in memory: only what the store kept
+        await dead_then_redelivered(gw, sub_id, 4)
+        await until(lambda: len(sub.raw) == 6)
+    signatures = [headers["gateway-cms-signature"] for _, headers in sub.raw]
+    assert len(set(signatures)) == 1
+    for body, headers in sub.raw:
+        cms.verify(body, base64.b64decode(headers["gateway-cms-signature"]), first)
+
+    for name in ("dev-signing.crt", "dev-signing.key"):  # a new signing certificate
+        (settings.data_dir / name).unlink()
+    sub.status = 204
+    async with running(settings) as gw:
+        await dead_then_redelivered(gw, sub_id, 6)
+        await until(lambda: len(sub.raw) == 7)
+    renewed = [headers["gateway-cms-signature"] for _, headers in sub.raw[6:]]
+    assert renewed[0] != signatures[0]
+    body, headers = sub.raw[6]
+    cms.verify(body, base64.b64decode(headers["gateway-cms-signature"]), trusted())

@@ -66,6 +66,7 @@ class _Outcome:
     delay: float = 0.0
     error: str | None = None
     disable: bool = False
+    signed: tuple[str, str] | None = None  # a CMS signature this attempt made, and its certificate
 
 
 @dataclass
@@ -192,6 +193,7 @@ class Deliverer:
                 error=outcome.error,
                 now=iso(now),
                 claimant=self.claimant,
+                signed=outcome.signed,
             ):
                 return None  # the lease ran out and another instance took it over: its outcome counts
             if outcome.disable:
@@ -256,29 +258,43 @@ class Deliverer:
 
     async def _protect(
         self, row: DeliveryRow, plaintext: bytes, media_type: str
-    ) -> tuple[bytes, dict[str, str]]:
+    ) -> tuple[bytes, dict[str, str], tuple[str, str] | None]:
         """The body and headers for one attempt: the message (encrypted to the subscriber's
         certificate when it registered one) with the gateway's detached CMS signature over the
-        plaintext in a header, and the Standard Webhooks signature over the body as sent."""
+        plaintext in a header, and the Standard Webhooks signature over the body as sent. Also
+        the CMS signature if this attempt made it: an earlier attempt's, kept with the delivery,
+        is sent again as long as the same certificate signs (the same bytes on every retry, and
+        a backlog drains without signing each message again)."""
         extra = {"Content-Type": media_type}
         body = plaintext
+        made = None
         if self.signer is not None:
-            extra[CMS_SIGNATURE_HEADER] = await self.signer.signature(
-                row.message_id, format_name(row.format), plaintext
-            )
+            if row.signature is not None and row.signed_by == self.signer.fingerprint:
+                extra[CMS_SIGNATURE_HEADER] = row.signature
+            else:
+                signature = await self.signer.signature(row.message_id, format_name(row.format), plaintext)
+                extra[CMS_SIGNATURE_HEADER] = signature
+                made = (signature, self.signer.fingerprint)
         if row.certificate:
             recipient = x509.load_pem_x509_certificate(row.certificate.encode())
             body = base64.b64encode(cms.encrypt(plaintext, recipient))
             extra["Content-Type"] = "application/pkcs7-mime; smime-type=enveloped-data"
             extra["Content-Transfer-Encoding"] = "base64"
         headers = signed_headers(orjson.loads(row.secrets), row.message_id, self.clock.now(), body)
-        return body, {**headers, **extra}
+        return body, {**headers, **extra}, made
 
     async def _attempt(self, session: aiohttp.ClientSession, row: DeliveryRow) -> _Outcome:
         message = await self._plaintext(row)
         if isinstance(message, _Outcome):
             return message
-        body, headers = await self._protect(row, *message)
+        body, headers, made = await self._protect(row, *message)
+        outcome = await self._send(session, row, body, headers)
+        outcome.signed = made
+        return outcome
+
+    async def _send(
+        self, session: aiohttp.ClientSession, row: DeliveryRow, body: bytes, headers: dict[str, str]
+    ) -> _Outcome:
         try:
             async with session.post(row.endpoint, data=body, headers=headers, allow_redirects=False) as resp:
                 await resp.content.read(MAX_RESPONSE_BYTES)  # a huge body is not read, let alone kept

@@ -147,6 +147,8 @@ class DeliveryRow:
     order_key: str
     certificate: str | None = None
     format: str = "fhir+json"  # the subscription's wire format
+    signature: str | None = None  # the CMS signature sent before (base64 DER), if any
+    signed_by: str | None = None  # the fingerprint of the certificate that made it
 
 
 @dataclass(slots=True)
@@ -237,6 +239,7 @@ class Tx(Protocol):
         error: str | None,
         now: str,
         claimant: str,
+        signed: tuple[str, str] | None = None,
     ) -> bool: ...
     def deliveries(self, subscription_id: str, status: str | None, limit: int) -> list[dict[str, Any]]: ...
     def redeliver(self, subscription_id: str, message_ids: Sequence[str] | None, now: str) -> int: ...

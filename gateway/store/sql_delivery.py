@@ -244,10 +244,11 @@ class DeliverySql:
         """
         rows = self.c.execute(
             "SELECT d.subscription_id, d.outbound_seq, o.message_id, d.attempts, s.endpoint, s.secrets, "
-            "o.payload, d.order_key, s.certificate, s.format FROM deliveries d "
+            "o.payload, d.order_key, s.certificate, s.format, g.signature, g.signed_by FROM deliveries d "
             "JOIN outbound o ON o.seq = d.outbound_seq "
             "JOIN subscriptions s ON s.subscription_id = d.subscription_id AND s.status = 'active' "
             "AND s.mode = 'push' "
+            "LEFT JOIN outbound_signatures g ON g.outbound_seq = d.outbound_seq AND g.format = s.format "
             "WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
             "AND (d.lease_until IS NULL OR d.lease_until <= ?) AND d.outbound_seq = ("
             "  SELECT min(d2.outbound_seq) FROM deliveries d2 "
@@ -275,10 +276,13 @@ class DeliverySql:
         error: str | None,
         now: str,
         claimant: str,
+        signed: tuple[str, str] | None = None,
     ) -> bool:
         """The outcome of an attempt, if the claim is still this claimant's (an instance whose lease
-        ran out while it sent has been overtaken: the other instance's outcome counts)."""
-        return (
+        ran out while it sent has been overtaken: the other instance's outcome counts). `signed`:
+        the CMS signature this attempt made and sent, and its certificate's fingerprint, kept for the
+        message in the subscription's format."""
+        recorded = (
             self.c.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
                 "last_error = ?, "
@@ -289,6 +293,15 @@ class DeliverySql:
             ).rowcount
             > 0
         )
+        if recorded and signed is not None:
+            self.c.execute(
+                "INSERT INTO outbound_signatures (outbound_seq, format, signed_by, signature) "
+                "SELECT ?, format, ?, ? FROM subscriptions WHERE subscription_id = ? "
+                "ON CONFLICT (outbound_seq, format) DO UPDATE "
+                "SET signed_by = excluded.signed_by, signature = excluded.signature",
+                (outbound_seq, signed[1], signed[0], subscription_id),
+            )
+        return recorded
 
     def deliveries(self, subscription_id: str, status: str | None, limit: int) -> list[dict[str, Any]]:
         rows = self.c.execute(
