@@ -262,9 +262,9 @@ class Deliverer:
         """The body and headers for one attempt: the message (encrypted to the subscriber's
         certificate when it registered one) with the gateway's detached CMS signature over the
         plaintext in a header, and the Standard Webhooks signature over the body as sent. Also
-        the CMS signature if this attempt made it: an earlier attempt's, kept with the delivery,
-        is sent again as long as the same certificate signs (the same bytes on every retry, and
-        a backlog drains without signing each message again)."""
+        the CMS signature if this attempt made it: one kept with the message in this format is
+        sent again as long as the same certificate signs (the same bytes on every retry, and a
+        backlog drains without signing each message again)."""
         extra = {"Content-Type": media_type}
         body = plaintext
         made = None

@@ -147,7 +147,7 @@ class DeliveryRow:
     order_key: str
     certificate: str | None = None
     format: str = "fhir+json"  # the subscription's wire format
-    signature: str | None = None  # the CMS signature sent before (base64 DER), if any
+    signature: str | None = None  # the CMS signature kept for the message in this format, if any
     signed_by: str | None = None  # the fingerprint of the certificate that made it
 
 

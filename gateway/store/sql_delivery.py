@@ -298,7 +298,10 @@ class DeliverySql:
                 "INSERT INTO outbound_signatures (outbound_seq, format, signed_by, signature) "
                 "SELECT ?, format, ?, ? FROM subscriptions WHERE subscription_id = ? "
                 "ON CONFLICT (outbound_seq, format) DO UPDATE "
-                "SET signed_by = excluded.signed_by, signature = excluded.signature",
+                "SET signed_by = excluded.signed_by, signature = excluded.signature "
+                # the first kept stays (another subscriber's attempt may have signed it again once
+                # the signer's cache let it go), unless a new certificate made this one
+                "WHERE outbound_signatures.signed_by <> excluded.signed_by",
                 (outbound_seq, signed[1], signed[0], subscription_id),
             )
         return recorded
