@@ -211,15 +211,15 @@ def _floor_server(port: int, db: str, ready: Any, commit: str = "group") -> None
 
             def data_received(self, data: bytes) -> None:
                 for msg in self.decoder.feed(data):
-                    if commit != "group":
-                        if commit == "inline":
-                            conn.execute("BEGIN IMMEDIATE")
-                            conn.execute("INSERT INTO inbox (body) VALUES (?)", (msg,))
-                            conn.execute("COMMIT")
-                        self.transport.write(_floor_ack(msg))
+                    if commit == "group":
+                        pending.append((msg, self.transport))
+                        wake.set()
                         continue
-                    pending.append((msg, self.transport))
-                    wake.set()
+                    if commit == "inline":
+                        conn.execute("BEGIN IMMEDIATE")
+                        conn.execute("INSERT INTO inbox (body) VALUES (?)", (msg,))
+                        conn.execute("COMMIT")
+                    self.transport.write(_floor_ack(msg))
 
         async def committer() -> None:
             while True:

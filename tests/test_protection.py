@@ -184,7 +184,7 @@ async def test_a_retry_sends_the_signature_first_sent_until_the_signing_certific
     tmp_path: Path,
 ) -> None:
     """ECDSA signs differently each time, so the same bytes after a restart can only be the
-    signature kept with the delivery; a new signing certificate makes a new one, kept in turn."""
+    signature kept for the message; a new signing certificate makes a new one, kept in turn."""
     settings = settings_for(tmp_path, retry_schedule="0.05")
     sub = Refusing()
 

@@ -37,7 +37,7 @@ class CmsSigner:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        """SHA-256 of the signing certificate (hex): a signature kept with a delivery is sent again
+        """SHA-256 of the signing certificate (hex): a signature kept for a message is sent again
         only while the certificate that made it is still the one in use."""
         return self.identity.certificate.fingerprint(hashes.SHA256()).hex()
 

@@ -35,7 +35,7 @@ from gateway.metrics import Metrics
 from gateway.protection import cms
 from gateway.render.formats import KITH_XML, RENDERERS, format_name
 from gateway.render.kith_output import KithOutput
-from gateway.store.base import AuditEntry, DeliveryRow, Store, StoreUnavailable, Tx
+from gateway.store.base import AuditEntry, DeliveryRow, KeptSignature, Store, StoreUnavailable, Tx
 
 log = structlog.get_logger("delivery")
 
@@ -66,7 +66,7 @@ class _Outcome:
     delay: float = 0.0
     error: str | None = None
     disable: bool = False
-    signed: tuple[str, str] | None = None  # a CMS signature this attempt made, and its certificate
+    signed: KeptSignature | None = None  # a CMS signature this attempt made: kept once recorded
 
 
 @dataclass
@@ -193,9 +193,10 @@ class Deliverer:
                 error=outcome.error,
                 now=iso(now),
                 claimant=self.claimant,
-                signed=outcome.signed,
             ):
                 return None  # the lease ran out and another instance took it over: its outcome counts
+            if outcome.signed is not None:
+                tx.keep_signature(row.outbound_seq, row.format, outcome.signed)
             if outcome.disable:
                 tx.update_subscription(row.subscription_id, status="disabled")
             if outcome.status != "delivered":
@@ -258,7 +259,7 @@ class Deliverer:
 
     async def _protect(
         self, row: DeliveryRow, plaintext: bytes, media_type: str
-    ) -> tuple[bytes, dict[str, str], tuple[str, str] | None]:
+    ) -> tuple[bytes, dict[str, str], KeptSignature | None]:
         """The body and headers for one attempt: the message (encrypted to the subscriber's
         certificate when it registered one) with the gateway's detached CMS signature over the
         plaintext in a header, and the Standard Webhooks signature over the body as sent. Also
@@ -269,12 +270,12 @@ class Deliverer:
         body = plaintext
         made = None
         if self.signer is not None:
-            if row.signature is not None and row.signed_by == self.signer.fingerprint:
-                extra[CMS_SIGNATURE_HEADER] = row.signature
+            if row.kept is not None and row.kept.signed_by == self.signer.fingerprint:
+                extra[CMS_SIGNATURE_HEADER] = row.kept.signature
             else:
                 signature = await self.signer.signature(row.message_id, format_name(row.format), plaintext)
                 extra[CMS_SIGNATURE_HEADER] = signature
-                made = (signature, self.signer.fingerprint)
+                made = KeptSignature(signature, self.signer.fingerprint)
         if row.certificate:
             recipient = x509.load_pem_x509_certificate(row.certificate.encode())
             body = base64.b64encode(cms.encrypt(plaintext, recipient))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -135,6 +135,14 @@ class Subscription:
     certificate: str | None = None  # PEM; payloads are encrypted to it when present
 
 
+class KeptSignature(NamedTuple):
+    """The gateway's CMS signature over a message in one wire format (base64 DER), as first sent,
+    and the SHA-256 fingerprint of the certificate that made it."""
+
+    signature: str
+    signed_by: str
+
+
 @dataclass(slots=True)
 class DeliveryRow:
     subscription_id: str
@@ -147,8 +155,7 @@ class DeliveryRow:
     order_key: str
     certificate: str | None = None
     format: str = "fhir+json"  # the subscription's wire format
-    signature: str | None = None  # the CMS signature kept for the message in this format, if any
-    signed_by: str | None = None  # the fingerprint of the certificate that made it
+    kept: KeptSignature | None = None  # the CMS signature kept for the message in this format
 
 
 @dataclass(slots=True)
@@ -239,8 +246,8 @@ class Tx(Protocol):
         error: str | None,
         now: str,
         claimant: str,
-        signed: tuple[str, str] | None = None,
     ) -> bool: ...
+    def keep_signature(self, outbound_seq: int, fmt: str, kept: KeptSignature) -> None: ...
     def deliveries(self, subscription_id: str, status: str | None, limit: int) -> list[dict[str, Any]]: ...
     def redeliver(self, subscription_id: str, message_ids: Sequence[str] | None, now: str) -> int: ...
     def events(self, subscription_id: str, after: int, limit: int) -> list[dict[str, Any]]: ...

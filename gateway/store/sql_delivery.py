@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from gateway.clock import as_ms
-from gateway.store.base import DeliveryRow, NewOutbound, Subscription
+from gateway.store.base import DeliveryRow, KeptSignature, NewOutbound, Subscription
 from gateway.store.cipher import Cipher
 
 _SUB_COLS = (
@@ -264,7 +264,15 @@ class DeliverySql:
             "WHERE subscription_id = ? AND outbound_seq = ?",
             [(claimant, lease_until, r[0], r[1]) for r in rows],
         )
-        return [DeliveryRow(*r[:6], self.cipher.open(r[6], f"outbound.payload|{r[2]}"), *r[7:]) for r in rows]
+        return [
+            DeliveryRow(
+                *r[:6],
+                self.cipher.open(r[6], f"outbound.payload|{r[2]}"),
+                *r[7:10],
+                None if r[10] is None else KeptSignature(r[10], r[11]),
+            )
+            for r in rows
+        ]
 
     def record_attempt(
         self,
@@ -276,13 +284,10 @@ class DeliverySql:
         error: str | None,
         now: str,
         claimant: str,
-        signed: tuple[str, str] | None = None,
     ) -> bool:
         """The outcome of an attempt, if the claim is still this claimant's (an instance whose lease
-        ran out while it sent has been overtaken: the other instance's outcome counts). `signed`:
-        the CMS signature this attempt made and sent, and its certificate's fingerprint, kept for the
-        message in the subscription's format."""
-        recorded = (
+        ran out while it sent has been overtaken: the other instance's outcome counts)."""
+        return (
             self.c.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
                 "last_error = ?, "
@@ -293,18 +298,18 @@ class DeliverySql:
             ).rowcount
             > 0
         )
-        if recorded and signed is not None:
-            self.c.execute(
-                "INSERT INTO outbound_signatures (outbound_seq, format, signed_by, signature) "
-                "SELECT ?, format, ?, ? FROM subscriptions WHERE subscription_id = ? "
-                "ON CONFLICT (outbound_seq, format) DO UPDATE "
-                "SET signed_by = excluded.signed_by, signature = excluded.signature "
-                # the first kept stays (another subscriber's attempt may have signed it again once
-                # the signer's cache let it go), unless a new certificate made this one
-                "WHERE outbound_signatures.signed_by <> excluded.signed_by",
-                (outbound_seq, signed[1], signed[0], subscription_id),
-            )
-        return recorded
+
+    def keep_signature(self, outbound_seq: int, fmt: str, kept: KeptSignature) -> None:
+        """The CMS signature an attempt made and sent, for the retries and the other subscribers
+        of the format. The first kept stays (another subscriber's attempt may have signed again
+        once the signer's cache let it go), unless a new certificate made this one."""
+        self.c.execute(
+            "INSERT INTO outbound_signatures (outbound_seq, format, signed_by, signature) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (outbound_seq, format) DO UPDATE "
+            "SET signed_by = excluded.signed_by, signature = excluded.signature "
+            "WHERE outbound_signatures.signed_by <> excluded.signed_by",
+            (outbound_seq, fmt, kept.signed_by, kept.signature),
+        )
 
     def deliveries(self, subscription_id: str, status: str | None, limit: int) -> list[dict[str, Any]]:
         rows = self.c.execute(
