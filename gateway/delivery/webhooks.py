@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 import structlog
 from cryptography import x509
@@ -30,6 +29,7 @@ from cryptography import x509
 from gateway.clock import Clock, iso, iso_ms
 from gateway.delivery.cms_signer import CmsSigner
 from gateway.delivery.signing import signed_headers
+from gateway.delivery.webhook_client import PostFailed, WebhookClient
 from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.protection import cms
@@ -98,40 +98,37 @@ class Deliverer:
         self._wake.set()
 
     async def run(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
-        connector = aiohttp.TCPConnector(limit=256)
-        async with aiohttp.ClientSession(
-            timeout=timeout, connector=connector, auto_decompress=False
-        ) as session:
-            try:
-                # A stop flag, not only cancellation: on Python 3.11 a cancel that lands as the
-                # wake-up fires can be swallowed, and the loop would never end.
-                with contextlib.suppress(StoreUnavailable):  # what an earlier run of ours left claimed
-                    await self.store.write(lambda tx: tx.release_claims(self.claimant))
-                while not self._stopping:
-                    self._wake.clear()
-                    # no room: the next settled attempt wakes the loop
-                    room = min(self.settings.batch, self.settings.in_flight - len(self._tasks))
-                    if room > 0 and len(await self._claim_and_send(session, room)) < room:
-                        # wake-ups that come meanwhile (commits, settled attempts) share the next
-                        # claim: one claim per wake-up cost a unit of work per event and per attempt
-                        await asyncio.sleep(self.settings.claim_gap)
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.settings.idle_poll):
-                            await self._wake.wait()
-            finally:
-                for task in list(self._tasks):
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-                # what this instance claimed but did not finish is free for the others at once
-                with contextlib.suppress(StoreUnavailable):
-                    await self.store.write(lambda tx: tx.release_claims(self.claimant))
+        client = WebhookClient(self.settings.timeout, max_answer=MAX_RESPONSE_BYTES)
+        try:
+            # A stop flag, not only cancellation: on Python 3.11 a cancel that lands as the
+            # wake-up fires can be swallowed, and the loop would never end.
+            with contextlib.suppress(StoreUnavailable):  # what an earlier run of ours left claimed
+                await self.store.write(lambda tx: tx.release_claims(self.claimant))
+            while not self._stopping:
+                self._wake.clear()
+                # no room: the next settled attempt wakes the loop
+                room = min(self.settings.batch, self.settings.in_flight - len(self._tasks))
+                if room > 0 and len(await self._claim_and_send(client, room)) < room:
+                    # wake-ups that come meanwhile (commits, settled attempts) share the next
+                    # claim: one claim per wake-up cost a unit of work per event and per attempt
+                    await asyncio.sleep(self.settings.claim_gap)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.idle_poll):
+                        await self._wake.wait()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            client.close()
+            # what this instance claimed but did not finish is free for the others at once
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.write(lambda tx: tx.release_claims(self.claimant))
 
-    async def _claim_and_send(self, session: aiohttp.ClientSession, limit: int) -> list[DeliveryRow]:
+    async def _claim_and_send(self, client: WebhookClient, limit: int) -> list[DeliveryRow]:
         claimed, lease_until = await self._claim(limit)
         for row in claimed:
             self._claimed[row.subscription_id] += 1
-            task = asyncio.create_task(self._deliver(session, row, lease_until))
+            task = asyncio.create_task(self._deliver(client, row, lease_until))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return claimed
@@ -153,14 +150,14 @@ class Deliverer:
             rows = []
         return rows, lease_until
 
-    async def _deliver(self, session: aiohttp.ClientSession, row: DeliveryRow, lease_until: datetime) -> None:
+    async def _deliver(self, client: WebhookClient, row: DeliveryRow, lease_until: datetime) -> None:
         """Sends a claimed delivery, then the same patient's next ones to the same subscriber as
         long as each is claimed with the last one's outcome (one unit of work per message, not two)."""
         subscription_id = row.subscription_id
         try:
             next_row: DeliveryRow | None = row
             while next_row is not None:
-                next_row, lease_until = await self._deliver_one(session, next_row, lease_until)
+                next_row, lease_until = await self._deliver_one(client, next_row, lease_until)
         finally:
             self._claimed[subscription_id] -= 1
             if not self._claimed[subscription_id]:
@@ -168,7 +165,7 @@ class Deliverer:
             self._wake.set()  # the patient's next message may be due now
 
     async def _deliver_one(
-        self, session: aiohttp.ClientSession, row: DeliveryRow, lease_until: datetime
+        self, client: WebhookClient, row: DeliveryRow, lease_until: datetime
     ) -> tuple[DeliveryRow | None, datetime]:
         budget = self._budgets.setdefault(
             row.subscription_id, asyncio.Semaphore(self.settings.per_subscriber)
@@ -179,7 +176,7 @@ class Deliverer:
                 # mid-attempt: not sent now; the row is claimed afresh (by whichever instance)
                 log.info("delivery_lease_lapsing", subscription=row.subscription_id)
                 return None, lease_until
-            outcome = await self._attempt(session, row)
+            outcome = await self._attempt(client, row)
         now = self.clock.now()
         next_at = iso_ms(now + timedelta(seconds=outcome.delay))
         next_lease = now + timedelta(seconds=self.settings.lease)
@@ -284,36 +281,30 @@ class Deliverer:
         headers = signed_headers(orjson.loads(row.secrets), row.message_id, self.clock.now(), body)
         return body, {**headers, **extra}, made
 
-    async def _attempt(self, session: aiohttp.ClientSession, row: DeliveryRow) -> _Outcome:
+    async def _attempt(self, client: WebhookClient, row: DeliveryRow) -> _Outcome:
         message = await self._plaintext(row)
         if isinstance(message, _Outcome):
             return message
         body, headers, made = await self._protect(row, *message)
-        outcome = await self._send(session, row, body, headers)
+        outcome = await self._send(client, row, body, headers)
         outcome.signed = made
         return outcome
 
     async def _send(
-        self, session: aiohttp.ClientSession, row: DeliveryRow, body: bytes, headers: dict[str, str]
+        self, client: WebhookClient, row: DeliveryRow, body: bytes, headers: dict[str, str]
     ) -> _Outcome:
         try:
-            async with session.post(row.endpoint, data=body, headers=headers, allow_redirects=False) as resp:
-                await resp.content.read(MAX_RESPONSE_BYTES)  # a huge body is not read, let alone kept
-                status, retry_after = resp.status, resp.headers.get("Retry-After")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return self._retry(row, f"{type(exc).__name__}")
+            answer = await client.post(row.endpoint, body, headers)
+        except PostFailed as exc:
+            return self._retry(row, str(exc))
+        status = answer.status
         if 200 <= status < 300:
             return _Outcome("delivered")
         if status == 410:
             return _Outcome("dead", error="410 Gone: subscription disabled", disable=True)
         outcome = self._retry(row, f"HTTP {status}")
-        if (
-            status in (429, 503)
-            and retry_after
-            and retry_after.strip().isdigit()
-            and outcome.status == "pending"
-        ):
-            outcome.delay = min(float(retry_after), max(self.settings.schedule))
+        if status in (429, 503) and answer.retry_after > 0 and outcome.status == "pending":
+            outcome.delay = min(float(answer.retry_after), max(self.settings.schedule))
         return outcome
 
     def _retry(self, row: DeliveryRow, error: str) -> _Outcome:
