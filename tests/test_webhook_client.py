@@ -284,3 +284,8 @@ async def test_an_endpoint_named_by_host_name_is_reached(
     endpoint, url = await serve(endpoints)
     assert (await client.post(url.replace("127.0.0.1", "localhost"), b"{}", {})).status == 204
     assert len(endpoint.requests) == 1
+
+
+async def test_only_http_and_https_are_spoken(client: WebhookClient) -> None:
+    with pytest.raises(PostFailed, match="unsupported protocol"):
+        await client.post(f"ftp://127.0.0.1:{free_port()}/hook", b"{}", {})
