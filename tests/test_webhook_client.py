@@ -93,11 +93,8 @@ async def test_connections_are_reused_and_capped(endpoints: list[Endpoint]) -> N
         return web.Response(status=200)
 
     endpoint, url = await serve(endpoints, slow)
-    client = WebhookClient(timeout=5.0, max_connections=4)
-    try:
+    with contextlib.closing(WebhookClient(timeout=5.0, max_connections=4)) as client:
         answers = await asyncio.gather(*(client.post(url, b"{}", {}) for _ in range(60)))
-    finally:
-        client.close()
     assert [a.status for a in answers] == [200] * 60
     assert len(endpoint.requests) == 60
     assert 1 <= len(endpoint.peers) <= 4
@@ -147,46 +144,35 @@ async def test_a_huge_answer_is_cut_off_and_its_status_counts(endpoints: list[En
         return response
 
     _, url = await serve(endpoints, huge)
-    client = WebhookClient(timeout=5.0, max_answer=64 * 1024)
-    try:
+    with contextlib.closing(WebhookClient(timeout=5.0, max_answer=64 * 1024)) as client:
         assert (await client.post(url, b"{}", {})).status == 200
         assert (await client.post(url, b"{}", {})).status == 200  # the handle is fine afterwards
-    finally:
-        client.close()
     # the client hung up after 64 KiB; what the server got written first sat in socket buffers
     assert len(written) == 2 and max(written) < 400
 
 
-async def test_a_silent_endpoint_times_out(endpoints: list[Endpoint]) -> None:
-    async def silent(request: web.Request) -> web.Response:
-        await asyncio.sleep(30)
-        return web.Response(status=200)
-
-    _, url = await serve(endpoints, silent)
-    client = WebhookClient(timeout=0.3)
-    try:
-        with pytest.raises(PostFailed, match="TimeoutError"):
-            await client.post(url, b"{}", {})
-    finally:
-        client.close()
+async def _silent(request: web.Request) -> web.StreamResponse:
+    await asyncio.sleep(30)
+    return web.Response(status=200)
 
 
-async def test_an_answer_that_trickles_times_out(endpoints: list[Endpoint]) -> None:
-    async def trickle(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(status=200)
-        await response.prepare(request)
-        for _ in range(300):
-            await response.write(b"x")
-            await asyncio.sleep(0.05)
-        return response
+async def _trickling(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(status=200)  # the status comes at once, the body never ends
+    await response.prepare(request)
+    for _ in range(300):
+        await response.write(b"x")
+        await asyncio.sleep(0.05)
+    return response
 
-    _, url = await serve(endpoints, trickle)
-    client = WebhookClient(timeout=0.5)
-    try:
-        with pytest.raises(PostFailed, match="TimeoutError"):
-            await client.post(url, b"{}", {})
-    finally:
-        client.close()
+
+@pytest.mark.parametrize("handler", [_silent, _trickling], ids=["silent", "trickling"])
+async def test_an_endpoint_too_slow_to_answer_times_out(endpoints: list[Endpoint], handler: Handler) -> None:
+    _, url = await serve(endpoints, handler)
+    with (
+        contextlib.closing(WebhookClient(timeout=0.4)) as client,
+        pytest.raises(PostFailed, match="TimeoutError: no answer within the request timeout"),
+    ):
+        await client.post(url, b"{}", {})
 
 
 async def test_nobody_listening_is_a_connection_error(client: WebhookClient) -> None:
@@ -201,11 +187,8 @@ async def test_a_proxy_in_the_environment_is_not_used(
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.setenv(name, dead_proxy)
     endpoint, url = await serve(endpoints)
-    client = WebhookClient(timeout=2.0)
-    try:
+    with contextlib.closing(WebhookClient(timeout=2.0)) as client:
         assert (await client.post(url, b"{}", {})).status == 204
-    finally:
-        client.close()
     assert len(endpoint.requests) == 1
 
 
@@ -231,22 +214,18 @@ async def test_tls_is_checked_against_the_trust_python_uses(
     endpoints.append(endpoint)
     url = await endpoint.start(context)
 
-    untrusting = WebhookClient(timeout=2.0)
-    try:
-        with pytest.raises(PostFailed, match="CertificateError"):
-            await untrusting.post(url, b"{}", {})
-    finally:
-        untrusting.close()
+    with (
+        contextlib.closing(WebhookClient(timeout=2.0)) as untrusting,
+        pytest.raises(PostFailed, match="CertificateError"),
+    ):
+        await untrusting.post(url, b"{}", {})
     assert endpoint.requests == []
 
     # the certificate made trusted the way Python's own ssl module is told to trust one
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    trusting = WebhookClient(timeout=2.0)
-    try:
+    with contextlib.closing(WebhookClient(timeout=2.0)) as trusting:
         assert (await trusting.post(url, b"{}", {})).status == 204
-    finally:
-        trusting.close()
     assert len(endpoint.requests) == 1
 
 
