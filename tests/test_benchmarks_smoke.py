@@ -25,6 +25,7 @@ RUNS = {
     "bench_watcher.py": (["--stays", "10"], "watcher step"),
     "bench_rules.py": (["--repeat", "40", "--intake-events", "20"], "rule evaluations"),
     "bench_instances.py": (["--patients", "10", "--connections", "2"], "postgresql-2"),
+    "bench_webhook_client.py": (["--requests", "100", "--rounds", "1"], "client CPU"),
 }
 
 
