@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import pycurl
 
 USER_AGENT = "discharge-gateway"
+_READ, _WRITE = pycurl.POLL_IN, pycurl.POLL_OUT  # curl's poll values are bits: INOUT = IN | OUT
+_BOTH = _READ | _WRITE
 
 # The failures a subscriber's endpoint can cause, in words an operator can act on; others keep
 # curl's own name. curl's message follows (the host and port at most: never the path).
@@ -74,7 +76,7 @@ class WebhookClient:
         self._multi.setopt(pycurl.M_MAXCONNECTS, max_connections)  # idle ones kept for reuse
         self._idle: list[pycurl.Curl] = []  # easy handles between requests (they keep their options)
         self._busy: dict[pycurl.Curl, _Exchange] = {}
-        self._watched: dict[int, int] = {}  # fd → 1 read, 2 write, 3 both
+        self._watched: dict[int, int] = {}  # fd → the _READ/_WRITE bits asked for
         self._timer: asyncio.TimerHandle | None = None
         # the trust Python's ssl module uses by default (the system's, or SSL_CERT_FILE/DIR), not
         # the one compiled into the libcurl that came with the wheel
@@ -133,14 +135,14 @@ class WebhookClient:
     def _watch(self, what: int, fd: int, multi: object, data: object) -> None:
         """curl's socket callback: which events of `fd` it wants to hear about now."""
         old = self._watched.get(fd, 0)
-        new = 0 if what == pycurl.POLL_REMOVE else _EVENTS[what]
-        if old & 1 and not new & 1:
+        new = what & _BOTH  # POLL_IN 1, POLL_OUT 2, POLL_INOUT 3; POLL_REMOVE (4) and NONE (0): none
+        if old & _READ and not new & _READ:
             self._loop.remove_reader(fd)
-        if old & 2 and not new & 2:
+        if old & _WRITE and not new & _WRITE:
             self._loop.remove_writer(fd)
-        if new & 1 and not old & 1:
+        if new & _READ and not old & _READ:
             self._loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
-        if new & 2 and not old & 2:
+        if new & _WRITE and not old & _WRITE:
             self._loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
         if new:
             self._watched[fd] = new
@@ -184,6 +186,3 @@ class WebhookClient:
                 exchange.future.set_exception(outcome)
             else:
                 exchange.future.set_result(outcome)
-
-
-_EVENTS = {pycurl.POLL_IN: 1, pycurl.POLL_OUT: 2, pycurl.POLL_INOUT: 3}
