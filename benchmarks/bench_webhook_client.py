@@ -6,6 +6,11 @@ connections. The figure that matters is the client process's CPU per request: th
 main thread is the limit of a webhook drain, and the request was its largest part.
 
     python benchmarks/bench_webhook_client.py [--requests 6000] [--concurrency 32] [--rounds 3]
+    python benchmarks/bench_webhook_client.py --memory 8 --requests 20000   # RSS over 8 × 20,000 mixed posts
+
+--memory posts to answers of every kind a subscriber gives (204; 503 with Retry-After; 100 KB,
+cut off at 64 KiB; nobody listening) and prints the client process's RSS after each `--requests`:
+it must level off, whatever the answers.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._server import free_port
-from gateway.delivery.webhook_client import WebhookClient
+from gateway.delivery.webhook_client import PostFailed, WebhookClient
 
 BODY = b"x" * 1500
 HEADERS = {
@@ -38,6 +43,11 @@ HEADERS = {
 def serve(port: int) -> None:
     async def hook(request: web.Request) -> web.Response:
         await request.read()
+        kind = request.query.get("kind")
+        if kind == "busy":
+            return web.Response(status=503, headers={"Retry-After": "5"})
+        if kind == "huge":
+            return web.Response(status=200, body=b"y" * 100_000)
         return web.Response(status=204)
 
     app = web.Application()
@@ -89,19 +99,54 @@ async def with_aiohttp(url: str, requests: int, concurrency: int) -> None:
         await measure("aiohttp", post, requests, concurrency)
 
 
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def memory(port: int, rounds: int, per_round: int, concurrency: int) -> None:
+    base = f"http://127.0.0.1:{port}/hook"
+    urls = [base, f"{base}?kind=busy", f"{base}?kind=huge", f"http://127.0.0.1:{free_port()}/hook"]
+    client = WebhookClient(timeout=5.0)
+    room = asyncio.Semaphore(concurrency)
+    failed = 0
+
+    async def one(n: int) -> None:
+        nonlocal failed
+        async with room:
+            try:
+                await client.post(urls[n % len(urls)], BODY, HEADERS)
+            except PostFailed:
+                failed += 1
+
+    try:
+        for done in range(1, rounds + 1):
+            await asyncio.gather(*(one(n) for n in range(per_round)))
+            print(f"  after {done * per_round:8,} posts ({failed:,} refused): RSS {rss_mb():6.1f} MB")
+    finally:
+        client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory", type=int, default=0, help="rounds of mixed posts; RSS after each")
     args = parser.parse_args()
     port = free_port()
     server = multiprocessing.Process(target=serve, args=(port,), daemon=True)
     server.start()
     time.sleep(1.5)
     url = f"http://127.0.0.1:{port}/hook"
-    print(f"Webhook client: {args.requests} POSTs of {len(BODY)} bytes, {args.concurrency} at a time")
     try:
+        if args.memory:
+            print("Webhook client memory: 204, 503, 100 KB answers and a closed port, in turn")
+            asyncio.run(memory(port, args.memory, args.requests, args.concurrency))
+            return
+        print(f"Webhook client: {args.requests} POSTs of {len(BODY)} bytes, {args.concurrency} at a time")
         for _ in range(args.rounds):  # interleaved, so that the machine's drift hits both alike
             asyncio.run(with_aiohttp(url, args.requests, args.concurrency))
             asyncio.run(with_curl(url, args.requests, args.concurrency))

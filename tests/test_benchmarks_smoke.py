@@ -26,6 +26,7 @@ RUNS = {
     "bench_rules.py": (["--repeat", "40", "--intake-events", "20"], "rule evaluations"),
     "bench_instances.py": (["--patients", "10", "--connections", "2"], "postgresql-2"),
     "bench_webhook_client.py": (["--requests", "100", "--rounds", "1"], "client CPU"),
+    "bench_webhook_client.py --memory": (["--memory", "2", "--requests", "200"], "refused): RSS"),
 }
 
 
