@@ -29,6 +29,7 @@ class Endpoint:
     def __init__(self, handler: Handler | None = None) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.peers: set[tuple[str, int]] = set()
+        self.protocols: list[str | None] = []  # the ALPN choice of each request over TLS
         self._handler = handler
         self.server: TestServer | None = None
 
@@ -37,6 +38,9 @@ class Endpoint:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         if peer:
             self.peers.add(peer)
+        tls = request.transport.get_extra_info("ssl_object") if request.transport else None
+        if tls is not None:
+            self.protocols.append(tls.selected_alpn_protocol())
         if self._handler is not None:
             return await self._handler(request)
         return web.Response(status=204)
@@ -210,6 +214,8 @@ async def test_tls_is_checked_against_the_trust_python_uses(
     cert_file, key_file = _tls_files(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
+    # offered as most HTTPS servers do; the client speaks HTTP/1.1, the one version tested here
+    context.set_alpn_protocols(["h2", "http/1.1"])
     endpoint = Endpoint()
     endpoints.append(endpoint)
     url = await endpoint.start(context)
@@ -227,6 +233,7 @@ async def test_tls_is_checked_against_the_trust_python_uses(
     with contextlib.closing(WebhookClient(timeout=2.0)) as trusting:
         assert (await trusting.post(url, b"{}", {})).status == 204
     assert len(endpoint.requests) == 1
+    assert endpoint.protocols == ["http/1.1"]
 
 
 async def test_a_cancelled_post_stops_its_transfer_and_the_client_goes_on(endpoints: list[Endpoint]) -> None:
