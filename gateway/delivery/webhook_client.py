@@ -8,7 +8,7 @@ what happened) and turns a finished transfer into a status code or a reason. A r
 delivery (docs/PERFORMANCE.md).
 
 Only the status and Retry-After of an answer matter; its body is counted and dropped, and an
-answer longer than `max_answer` is cut off (the status still counts).
+answer longer than `max_answer` (MAX_ANSWER_BYTES) is cut off (the status still counts).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pycurl
 
 USER_AGENT = "discharge-gateway"
+MAX_ANSWER_BYTES = 64 * 1024  # of a subscriber's answer; past it the client hangs up
 _READ, _WRITE = pycurl.POLL_IN, pycurl.POLL_OUT  # curl's poll values are bits: INOUT = IN | OUT
 _BOTH = _READ | _WRITE
 
@@ -52,12 +53,12 @@ class Answer:
 
 
 class _Exchange:
-    """One request in flight: its curl handle, who waits for it, and how much answer came."""
+    """One request in flight: who waits for it, and how much answer came."""
 
-    __slots__ = ("future", "handle", "limit", "received")
+    __slots__ = ("future", "limit", "received")
 
-    def __init__(self, handle: pycurl.Curl, future: asyncio.Future[Answer], limit: int) -> None:
-        self.handle, self.future, self.received, self.limit = handle, future, 0, limit
+    def __init__(self, future: asyncio.Future[Answer], limit: int) -> None:
+        self.future, self.received, self.limit = future, 0, limit
 
     def write(self, data: bytes) -> int | None:
         self.received += len(data)
@@ -65,7 +66,9 @@ class _Exchange:
 
 
 class WebhookClient:
-    def __init__(self, timeout: float, max_connections: int = 256, max_answer: int = 64 * 1024) -> None:
+    def __init__(
+        self, timeout: float, max_connections: int = 256, max_answer: int = MAX_ANSWER_BYTES
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._timeout_ms = max(1, int(timeout * 1000))
         self._max_answer = max_answer
@@ -86,7 +89,7 @@ class WebhookClient:
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         """POST `body` to `url` and wait for the answer's status; PostFailed when none came."""
         handle = self._idle.pop() if self._idle else self._new_handle()
-        exchange = _Exchange(handle, self._loop.create_future(), self._max_answer)
+        exchange = _Exchange(self._loop.create_future(), self._max_answer)
         handle.setopt(pycurl.URL, url)
         handle.setopt(pycurl.POSTFIELDS, body)
         # "Expect:" turns off curl's 100-continue round for larger bodies
@@ -176,16 +179,13 @@ class WebhookClient:
         exchange = self._busy.pop(handle, None)
         if exchange is None:
             return
-        status = handle.getinfo(pycurl.RESPONSE_CODE)
-        if error is None or (error[0] == pycurl.E_WRITE_ERROR and exchange.received > exchange.limit):
-            outcome: Answer | PostFailed = Answer(status, handle.getinfo(pycurl.RETRY_AFTER))
-        else:
-            code, message = error
-            reason = _REASONS.get(code, _NAMES.get(code, f"curl error {code}"))
-            outcome = PostFailed(f"{reason} ({message})" if message else reason)
         self._idle.append(handle)  # curl drops a connection that failed, not the handle
-        if not exchange.future.done():
-            if isinstance(outcome, PostFailed):
-                exchange.future.set_exception(outcome)
-            else:
-                exchange.future.set_result(outcome)
+        if exchange.future.done():
+            return
+        if error is None or (error[0] == pycurl.E_WRITE_ERROR and exchange.received > exchange.limit):
+            status = handle.getinfo(pycurl.RESPONSE_CODE)
+            exchange.future.set_result(Answer(status, handle.getinfo(pycurl.RETRY_AFTER)))
+            return
+        code, message = error
+        reason = _REASONS.get(code, _NAMES.get(code, f"curl error {code}"))
+        exchange.future.set_exception(PostFailed(f"{reason} ({message})" if message else reason))

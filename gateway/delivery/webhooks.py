@@ -40,7 +40,6 @@ from gateway.store.base import AuditEntry, DeliveryRow, KeptSignature, Store, St
 log = structlog.get_logger("delivery")
 
 DEFAULT_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 72000)  # ≈ 2.6 days in all
-MAX_RESPONSE_BYTES = 64 * 1024
 CMS_SIGNATURE_HEADER = "gateway-cms-signature"  # base64 DER, detached SignedData over the plaintext
 
 
@@ -98,7 +97,7 @@ class Deliverer:
         self._wake.set()
 
     async def run(self) -> None:
-        client = WebhookClient(self.settings.timeout, max_answer=MAX_RESPONSE_BYTES)
+        client = WebhookClient(self.settings.timeout)
         try:
             # A stop flag, not only cancellation: on Python 3.11 a cancel that lands as the
             # wake-up fires can be swallowed, and the loop would never end.
